@@ -1,0 +1,62 @@
+"""The hooks a medr1 plugin can implement.
+
+Each hook is handed a ``register`` callback, in the style of simonw/llm: call it
+once per thing the plugin provides. A plugin module is found through the
+``medr1`` entry-point group and implements any subset of these::
+
+    from medr1_core import hookimpl, reward
+
+    @reward(name="laterality")
+    def laterality(rollout):
+        ...
+
+    @hookimpl
+    def medr1_register_rewards(register):
+        register(laterality)
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("medr1")
+hookimpl = pluggy.HookimplMarker("medr1")
+
+
+@hookspec
+def medr1_register_rewards(register):
+    """Register reward classes.
+
+    ``register(reward_cls)`` takes a :class:`medr1_core.rewards.Reward` subclass,
+    usually one made by the :func:`medr1_core.reward` decorator. Its ``name`` is
+    what users pass to ``--rewards``.
+    """
+
+
+@hookspec
+def medr1_register_modalities(register):
+    """Register imaging modalities.
+
+    ``register(modality)`` takes a :class:`medr1_core.specs.Modality`: its
+    canonical id, display name, the labels datasets use for it (aliases), how
+    its images are prepared and its default decision trees.
+    """
+
+
+@hookspec
+def medr1_register_tasks(register):
+    """Register question types.
+
+    ``register(task)`` takes a :class:`medr1_core.specs.Task`: its canonical id,
+    aliases, prompt templates per variant and answer kind.
+    """
+
+
+@hookspec
+def medr1_register_data_formats(register):
+    """Register dataset formats.
+
+    ``register(data_format)`` takes a :class:`medr1_core.specs.DataFormat`: a
+    name for ``--format``, a ``detect(path)`` test for auto-detection and a
+    ``read(path, resolver)`` that yields samples and bad-record reports.
+    """

@@ -1,0 +1,204 @@
+"""Finding and loading plugins: the ``medr1`` entry-point group, through pluggy.
+
+Built-in plugins (``medr1_plugins.*``) are found exactly like third-party ones,
+through entry points. :func:`get_plugins` loads them once per process and
+returns the :class:`Plugins`: what was loaded, what was skipped and why, and
+the four registries (rewards, modalities, tasks, data formats).
+
+Environment:
+
+- ``MEDR1_STRICT_PLUGINS=1``: a plugin that fails to load or whose hook raises
+  is fatal instead of skipped with a warning.
+- ``MEDR1_DISABLE_PLUGINS=a,b``: entry points named ``a`` and ``b`` are not loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .registry import Registry
+
+ENTRY_POINT_GROUP = "medr1"
+
+#: hook name -> the registry (attribute of Plugins) it fills
+HOOKS = {
+    "medr1_register_rewards": "rewards",
+    "medr1_register_modalities": "modalities",
+    "medr1_register_tasks": "tasks",
+    "medr1_register_data_formats": "data_formats",
+}
+
+
+class PluginError(RuntimeError):
+    """A plugin failed under ``MEDR1_STRICT_PLUGINS=1``; the message names it."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin was skipped because it failed to load or its hook raised."""
+
+
+@dataclass
+class PluginInfo:
+    """One loaded (or skipped) plugin, as ``medr1 plugins`` shows it."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    module: str
+    registered: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in HOOKS.values()})
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        dist = f"{self.distribution} {self.version}" if self.distribution else "in-process"
+        return f"plugin '{self.name}' ({dist})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "module": self.module,
+            **self.registered,
+            "error": self.error,
+        }
+
+
+@dataclass
+class Plugins:
+    """Everything the plugins provided."""
+
+    manager: pluggy.PluginManager
+    infos: list[PluginInfo]
+    rewards: Registry = field(default_factory=lambda: Registry("reward"))
+    modalities: Registry = field(default_factory=lambda: Registry("modality"))
+    tasks: Registry = field(default_factory=lambda: Registry("task"))
+    data_formats: Registry = field(default_factory=lambda: Registry("data format"))
+
+    # LabelResolver protocol, for data formats.
+    def modality(self, label: str | None) -> str | None:
+        return self.modalities.resolve(label)
+
+    def task(self, label: str | None) -> str | None:
+        return self.tasks.resolve(label)
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _fail(info: PluginInfo, what: str, exc: BaseException, strict: bool) -> None:
+    info.error = f"{what}: {type(exc).__name__}: {exc}"
+    message = f"{info.label} from module '{info.module}' {info.error}"
+    if strict:
+        raise PluginError(message) from exc
+    warnings.warn(
+        f"skipping {message} (set MEDR1_STRICT_PLUGINS=1 to make this fatal)\n"
+        + "".join(traceback.format_exception(exc)).rstrip(),
+        PluginWarning,
+        stacklevel=3,
+    )
+
+
+def _expected_types() -> dict[str, tuple[type, str]]:
+    from .rewards import Reward
+    from .specs import DataFormat, Modality, Task
+
+    return {
+        "rewards": (Reward, "a medr1_core.Reward subclass (e.g. made with @reward)"),
+        "modalities": (Modality, "a medr1_core.Modality"),
+        "tasks": (Task, "a medr1_core.Task"),
+        "data_formats": (DataFormat, "a medr1_core.DataFormat"),
+    }
+
+
+def _register_callback(kind: str, pending: list):
+    expected, what = _expected_types()[kind]
+
+    def register(obj: Any) -> None:
+        ok = issubclass(obj, expected) if isinstance(obj, type) else isinstance(obj, expected)
+        if not ok or (kind == "rewards" and not isinstance(obj, type)):
+            raise TypeError(f"register() for {kind} takes {what}, got {obj!r}")
+        name = getattr(obj, "id", None) or obj.name
+        pending.append((kind, name, obj, tuple(getattr(obj, "aliases", ()) or ())))
+
+    return register
+
+
+def load_plugins(extra: list[tuple[str, object]] = (), *, strict: bool | None = None) -> Plugins:
+    """Load every plugin of the ``medr1`` entry-point group, plus ``extra``.
+
+    ``extra`` is a list of ``(name, module_or_object)`` registered in-process
+    (for tests and notebooks). Names registered twice raise
+    :class:`~medr1_core.registry.DuplicateNameError` naming both plugins.
+    """
+    strict = _env_flag("MEDR1_STRICT_PLUGINS") if strict is None else strict
+    disabled = {s.strip() for s in os.environ.get("MEDR1_DISABLE_PLUGINS", "").split(",") if s.strip()}
+
+    pm = pluggy.PluginManager("medr1")
+    pm.add_hookspecs(hookspecs)
+    plugins = Plugins(manager=pm, infos=[])
+    loaded: list[tuple[PluginInfo, object]] = []
+
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.dist.name if e.dist else "", e.name)):
+        if ep.name in disabled:
+            continue
+        dist = ep.dist
+        info = PluginInfo(ep.name, dist.name if dist else None, dist.version if dist else None, ep.value)
+        plugins.infos.append(info)
+        try:
+            module = ep.load()
+            pm.register(module, name=ep.name)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break medr1
+            _fail(info, "failed to load", exc, strict)
+            continue
+        loaded.append((info, module))
+
+    for name, obj in extra:
+        info = PluginInfo(name, None, None, getattr(obj, "__name__", repr(obj)))
+        plugins.infos.append(info)
+        pm.register(obj, name=name)
+        loaded.append((info, obj))
+
+    pm.check_pending()
+
+    for info, obj in loaded:
+        pending: list = []
+        try:
+            for hook_name, kind in HOOKS.items():
+                for impl in getattr(pm.hook, hook_name).get_hookimpls():
+                    if impl.plugin is obj:
+                        kwargs = {"register": _register_callback(kind, pending)}
+                        impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+        except Exception as exc:  # noqa: BLE001
+            _fail(info, "raised in its hook", exc, strict)
+            pm.unregister(obj)
+            continue
+        for kind, name, item, aliases in pending:
+            getattr(plugins, kind).add(name, item, info.label, aliases)
+            info.registered[kind].append(name)
+    return plugins
+
+_PLUGINS: Plugins | None = None
+
+
+def get_plugins() -> Plugins:
+    """The process-wide plugins, loaded on first use."""
+    global _PLUGINS
+    if _PLUGINS is None:
+        _PLUGINS = load_plugins()
+    return _PLUGINS
+
+
+def reset_plugins() -> None:
+    """Forget the loaded plugins (tests; after installing a plugin package)."""
+    global _PLUGINS
+    _PLUGINS = None

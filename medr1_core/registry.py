@@ -1,0 +1,103 @@
+"""Typed name registries: one flat namespace per kind of plugin object."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class DuplicateNameError(ValueError):
+    """Two plugins registered the same name; the message names both distributions."""
+
+
+class UnknownNameError(KeyError):
+    """A name nobody registered; the message lists the known names and a suggestion."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+def normalise_label(label: str) -> str:
+    """Case- and punctuation-insensitive form of a label: ``"MR (Mag-netic…"`` -> ``"mrmagnetic…"``."""
+    return re.sub(r"[\W_]+", "", label.casefold())
+
+
+def did_you_mean(name: str, known: list[str]) -> str | None:
+    """The known name closest to ``name``, if any is close."""
+    from rapidfuzz import fuzz, process
+
+    best = process.extractOne(name, known, scorer=fuzz.ratio, score_cutoff=60)
+    return best[0] if best else None
+
+
+class Registry(Generic[T]):
+    """Names (and their aliases) of one kind, each mapped to what a plugin registered."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._items: dict[str, T] = {}
+        self._origins: dict[str, str] = {}
+        self._aliases: dict[str, str] = {}
+
+    def add(self, name: str, item: T, origin: str, aliases: tuple[str, ...] = ()) -> None:
+        """Register ``item`` under ``name`` (and ``aliases``) for the plugin ``origin``."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{origin}: a {self.kind} needs a non-empty string name, got {name!r}")
+        if name in self._items:
+            raise DuplicateNameError(
+                f"{self.kind} '{name}' is registered twice: by {self._origins[name]} and by {origin}"
+            )
+        for label in (name, *aliases):
+            key = normalise_label(label)
+            owner = self._aliases.get(key)
+            if owner is not None and owner != name:
+                raise DuplicateNameError(
+                    f"{self.kind} label '{label}' of '{name}' ({origin}) is already "
+                    f"claimed by '{owner}' ({self._origins[owner]})"
+                )
+        self._items[name] = item
+        self._origins[name] = origin
+        for label in (name, *aliases):
+            self._aliases[normalise_label(label)] = name
+
+    def get(self, name: str) -> T:
+        """The item named ``name`` or one of its aliases; unknown names fail helpfully."""
+        if name in self._items:
+            return self._items[name]
+        canonical = self.resolve(name)
+        if canonical is not None:
+            return self._items[canonical]
+        known = sorted(self._items)
+        hint = did_you_mean(name, known)
+        msg = f"unknown {self.kind} '{name}'."
+        if hint:
+            msg += f" Did you mean '{hint}'?"
+        msg += f" Known {self.kind}s: {', '.join(known) or '(none registered)'}."
+        raise UnknownNameError(msg)
+
+    def resolve(self, label: str | None) -> str | None:
+        """The canonical name for a name or alias, or ``None``."""
+        if not label:
+            return None
+        return self._aliases.get(normalise_label(label))
+
+    def origin(self, name: str) -> str:
+        return self._origins[name]
+
+    def names(self) -> list[str]:
+        return list(self._items)
+
+    def items(self) -> list[tuple[str, T]]:
+        return list(self._items.items())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)

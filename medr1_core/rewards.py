@@ -1,0 +1,129 @@
+"""What a reward is: a named scorer of Rollouts with typed parameters.
+
+The quickest reward is one decorated function of one rollout::
+
+    from medr1_core import reward
+
+    @reward(name="mentions_image")
+    def mentions_image(rollout):
+        "1 if the reasoning mentions the image, else 0."
+        return float("image" in (rollout.completion.think or ""))
+
+A fast one scores a whole batch (``batched=True``), and one with settings
+declares them as a pydantic model (``params=``), validated when a run starts.
+A score is a float in the reward's ``range`` or ``None`` (not applicable).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .samples import Rollout
+
+
+class RewardParamsError(ValueError):
+    """A reward's parameters did not validate; the message names the parameter."""
+
+
+class NoParams(BaseModel):
+    """Parameters of a reward that takes none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Reward:
+    """Base class of every reward.
+
+    Subclasses set ``name`` (what ``--rewards`` takes), ``description``,
+    ``Params`` (a pydantic model; unknown fields are refused) and ``range``,
+    and implement :meth:`score`.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    Params: ClassVar[type[BaseModel]] = NoParams
+    range: ClassVar[tuple[float, float]] = (0.0, 1.0)
+
+    def __init__(self, params: BaseModel | Mapping[str, Any] | None = None):
+        self.params = validate_params(self, params)
+
+    def score(self, rollouts: Sequence[Rollout]) -> list[float | None]:
+        """One score per rollout, in order: a float in ``range`` or ``None``."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<reward {self.name} {self.params!r}>"
+
+
+def validate_params(reward: Reward | type[Reward], params: BaseModel | Mapping[str, Any] | None) -> BaseModel:
+    """Validate ``params`` against ``reward.Params``; errors name reward and parameter."""
+    model = reward.Params
+    if isinstance(params, model):
+        return params
+    if isinstance(params, BaseModel):
+        params = params.model_dump()
+    try:
+        return model.model_validate(dict(params or {}))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(parameters)"
+            got = f" (got {err['input']!r})" if "input" in err and err["type"] != "missing" else ""
+            problems.append(f"parameter '{where}': {err['msg']}{got}")
+        allowed = ", ".join(model.model_fields) or "none"
+        raise RewardParamsError(
+            f"reward '{reward.name}': " + "; ".join(problems) + f". Allowed parameters: {allowed}."
+        ) from None
+
+
+def reward(
+    fn: Callable | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    params: type[BaseModel] | None = None,
+    batched: bool = False,
+    range: tuple[float, float] = (0.0, 1.0),
+):
+    """Turn a function into a :class:`Reward` subclass.
+
+    The function takes one rollout (or, with ``batched=True``, a sequence of
+    them), plus the validated params as a second argument if it declares one,
+    and returns a score (or a list of scores). The description defaults to the
+    first paragraph of the docstring. The undecorated function stays reachable
+    as ``.fn`` for tests.
+    """
+
+    def wrap(f: Callable) -> type[Reward]:
+        takes_params = len(inspect.signature(f).parameters) >= 2
+        doc = description or (inspect.getdoc(f) or "").split("\n\n")[0].replace("\n", " ")
+
+        def score(self: Reward, rollouts: Sequence[Rollout]) -> list[float | None]:
+            if batched:
+                return list(f(rollouts, self.params) if takes_params else f(rollouts))
+            if takes_params:
+                p = self.params
+                return [f(r, p) for r in rollouts]
+            return [f(r) for r in rollouts]
+
+        cls = type(
+            f"{f.__name__}_reward",
+            (Reward,),
+            {
+                "name": name or f.__name__,
+                "description": doc,
+                "Params": params or NoParams,
+                "range": range,
+                "score": score,
+                "fn": staticmethod(f),
+                "__module__": f.__module__,
+                "__doc__": f.__doc__,
+            },
+        )
+        return cls
+
+    return wrap(fn) if fn is not None else wrap
