@@ -20,7 +20,7 @@ What it is:
   (``{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "..."}]}``) and
   ``add_generation_prompt``;
 * a ``LlavaForConditionalGeneration`` with a 2-layer CLIP vision tower (32x32 images, 8x8 patches,
-  16 image tokens per image) and a 2-layer Llama text model (hidden size 64); ~0.2M parameters;
+  16 image tokens per image) and a 2-layer Llama text model (hidden size 64); ~170k parameters;
 * a ``LlavaProcessor`` with a ``CLIPImageProcessorPil`` (no torchvision needed) that resizes /
   centre-crops every image to 32x32.
 
@@ -364,7 +364,10 @@ def build_tiny_vlm(path: str | Path | None = None, *, seed: int = 0) -> Path:
         if target.exists():  # stale build (other seed / format) or an empty directory
             if is_tiny_vlm_dir(target, seed):  # another process finished first
                 return target
-            shutil.rmtree(target) if any(target.iterdir()) else target.rmdir()
+            if any(target.iterdir()):
+                shutil.rmtree(target)
+            else:
+                target.rmdir()
         try:
             os.replace(tmp, target)
         except OSError:
