@@ -1,0 +1,96 @@
+"""Finding and loading a vision-language model from what a user typed.
+
+``--model`` takes a hub id (``Qwen/Qwen2-VL-2B-Instruct``), a local model
+directory, a run directory or checkpoint written by ``medr1 train``, or
+``tiny`` (the offline tiny VLM of :mod:`medr1_core.tiny`). Loading is always the
+real thing: ``AutoModelForImageTextToText`` / ``AutoProcessor`` ``from_pretrained``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+RUN_CONFIG = "config.yaml"
+FINAL_MODEL_DIR = "final"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where to load a model from, and what the run that made it used."""
+
+    source: str
+    """A hub id or a local directory for ``from_pretrained``."""
+    variant: str | None = None
+    """The prompt variant the model was trained with, when a medr1 run says so."""
+    run_dir: Path | None = None
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The highest-numbered ``checkpoint-N`` directory in ``run_dir``, if any."""
+    best, best_step = None, -1
+    for child in run_dir.glob("checkpoint-*"):
+        m = re.fullmatch(r"checkpoint-(\d+)", child.name)
+        if m and child.is_dir() and int(m.group(1)) > best_step:
+            best, best_step = child, int(m.group(1))
+    return best
+
+
+def _run_variant(run_dir: Path) -> str | None:
+    import yaml
+
+    config = run_dir / RUN_CONFIG
+    if not config.is_file():
+        return None
+    data = yaml.safe_load(config.read_text()) or {}
+    return data.get("variant")
+
+
+def resolve_model(spec: str) -> ResolvedModel:
+    """Turn a ``--model`` value into something ``from_pretrained`` can load.
+
+    A run directory resolves to its final model, else its latest checkpoint; a
+    checkpoint inside a run directory carries the run's prompt variant.
+    """
+    from .tiny import TINY_MODEL_NAME, build_tiny_vlm
+
+    if spec == TINY_MODEL_NAME:
+        return ResolvedModel(str(build_tiny_vlm()))
+    path = Path(spec).expanduser()
+    if not path.exists():
+        if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+            raise FileNotFoundError(f"--model {spec}: no such directory (and not a hub id like 'org/name')")
+        return ResolvedModel(spec)  # a hub id
+    if (path / RUN_CONFIG).is_file():  # a medr1 run directory
+        variant = _run_variant(path)
+        final = path / FINAL_MODEL_DIR
+        if (final / "config.json").is_file():
+            return ResolvedModel(str(final), variant, path)
+        checkpoint = latest_checkpoint(path)
+        if checkpoint is None:
+            raise FileNotFoundError(f"--model {spec}: a medr1 run directory with no final model and no checkpoint-N")
+        return ResolvedModel(str(checkpoint), variant, path)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"--model {spec}: {path} has no config.json (not a model directory)")
+    parent = path.parent
+    variant = _run_variant(parent) if (parent / RUN_CONFIG).is_file() else None
+    return ResolvedModel(str(path), variant, parent if variant else None)
+
+
+def load_model_and_processor(source: str, *, dtype: str | None = None, device: str | None = None):
+    """``AutoModelForImageTextToText`` and ``AutoProcessor`` from ``source``.
+
+    The processor pads on the left, as batched generation needs.
+    """
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    kwargs = {}
+    if dtype:
+        kwargs["dtype"] = getattr(torch, dtype) if isinstance(dtype, str) and dtype != "auto" else dtype
+    model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
+    processor = AutoProcessor.from_pretrained(source, padding_side="left")
+    if device:
+        model.to(device)
+    return model, processor

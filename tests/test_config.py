@@ -1,0 +1,87 @@
+"""Run configuration: validation errors name the field; CLI options map onto it."""
+
+from __future__ import annotations
+
+import click
+import pytest
+
+from medr1_core.cli.train_cmd import build_overrides, parse_reward_weights
+from medr1_core.config import ConfigError, load_config
+
+
+def test_defaults_follow_med_r1():
+    config = load_config()
+    assert config.model == "Qwen/Qwen2-VL-2B-Instruct"
+    assert config.grpo.num_generations == 4
+    assert config.grpo.learning_rate == 1e-6 and config.grpo.beta == 0.04
+    assert config.variant == "think"
+    assert list(config.rewards) == ["format", "accuracy"]
+
+
+def test_yaml_with_overrides(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text(
+        "model: tiny\nrewards:\n  accuracy: {weight: 2, params: {open_threshold: 0.9}}\n  format: {}\n"
+        "grpo:\n  beta: 0.0\n  extra: {top_k: 5}\n"
+    )
+    config = load_config(path, {"grpo.max_steps": 7, "modality": "ct,MRI"})
+    assert config.rewards["accuracy"].weight == 2 and config.rewards["accuracy"].params == {"open_threshold": 0.9}
+    assert config.grpo.max_steps == 7 and config.grpo.beta == 0.0 and config.grpo.extra == {"top_k": 5}
+    assert config.modality == ["ct", "MRI"]
+
+
+@pytest.mark.parametrize(
+    "yaml_text, expected",
+    [
+        ("variant: thinking\n", ["variant: Input should be 'think', 'nothink' or 'think_after'", "'thinking'"]),
+        ("grpo:\n  num_generations: 1\n", ["grpo.num_generations: Input should be greater than or equal to 2"]),
+        ("grpo:\n  loss_type: ppo\n", ["grpo.loss_type", "'grpo'", "'dapo'"]),
+        ("learning_rate: 1e-5\n", ["learning_rate: unknown field"]),
+        ("rewards:\n  format: {wieght: 2}\n", ["rewards.format.wieght: unknown field"]),
+    ],
+)
+def test_errors_name_the_field_and_allowed_values(tmp_path, yaml_text, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert str(path) in message
+    for fragment in expected:
+        assert fragment in message
+
+
+def test_not_yaml_and_not_a_mapping(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    bad.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_reward_weights_positional_and_named():
+    assert parse_reward_weights("0.5,1,1", ["format", "accuracy", "dtree"]) == {"format": 0.5, "accuracy": 1.0, "dtree": 1.0}
+    assert parse_reward_weights("dtree:0.25", ["format", "accuracy", "dtree"]) == {"dtree": 0.25}
+    with pytest.raises(click.BadParameter, match="2 weight\\(s\\) for 3 reward\\(s\\)"):
+        parse_reward_weights("1,2", ["format", "accuracy", "dtree"])
+    with pytest.raises(click.BadParameter, match="'acc' is not among the selected rewards"):
+        parse_reward_weights("acc:2", ["format", "accuracy"])
+    with pytest.raises(click.BadParameter, match="expected numbers"):
+        parse_reward_weights("a,b", ["format", "accuracy"])
+
+
+def test_cli_rewards_keep_params_from_the_config_file():
+    base = {"rewards": {"accuracy": {"params": {"open_threshold": 0.8}}, "format": {}}}
+    overrides = build_overrides(
+        base, {"rewards": "format,accuracy,dtree", "reward_weights": "0.5,1,1", "max_steps": 3}, ("grpo.beta=0.0",)
+    )
+    assert overrides["rewards"] == {
+        "format": {"weight": 0.5},
+        "accuracy": {"params": {"open_threshold": 0.8}, "weight": 1.0},
+        "dtree": {"weight": 1.0},
+    }
+    assert overrides["grpo.max_steps"] == 3 and overrides["grpo.beta"] == 0.0
