@@ -1,0 +1,274 @@
+"""``--data sample``: a small synthetic dataset in OmniMedVQA's native layout.
+
+200 multiple-choice questions, 5 for each of the 8 modalities x 5 question
+types, about 64x64 images drawn procedurally. The images are generated on
+first use into ``$MEDR1_CACHE/sample-v1`` (default ``~/.cache/medr1/sample-v1``)
+in about a tenth of a second; this module is the source of truth, nothing binary
+is committed. Generation is deterministic: the same files every time.
+
+Every answer can be read off its image, so a model can in principle learn them:
+
+- each modality has its own look (CT: a grey disc in a bright ring; MRI: a grey
+  oval with a dark core; X-ray: bright rib stripes and a spine; ultrasound: a
+  speckled fan; dermoscopy: a brown mole on skin tone; fundus: an orange disc;
+  OCT: wavy horizontal layers; microscopy: purple dots on pink);
+- *modality recognition*: which of those looks it is;
+- *anatomy identification*: the quadrant holding a square marker, one
+  structure name per quadrant and modality;
+- *disease diagnosis*: whether a bright round lesion is present (two options);
+- *lesion grading*: how many lesions there are (grade 0 to 3);
+- *other biological attributes*: the lesion's size (small, medium, large).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+VERSION = "sample-v1"
+SIZE = 64
+
+#: modality id -> (OmniMedVQA modality_type label, name used in options, file-name stem)
+MODALITIES = {
+    "ct": ("CT(Computed Tomography)", "CT", "CT"),
+    "mri": ("MR (Mag-netic Resonance Imaging)", "MRI", "MRI"),
+    "xray": ("X-Ray", "X-ray", "XRay"),
+    "ultrasound": ("ultrasound", "Ultrasound", "Ultrasound"),
+    "dermoscopy": ("Dermoscopy", "Dermoscopy", "Dermoscopy"),
+    "fundus": ("Fundus Photography", "Fundus photography", "Fundus"),
+    "oct": ("OCT (Optical Coherence Tomography", "OCT", "OCT"),
+    "microscopy": ("Microscopy Images", "Microscopy", "Microscopy"),
+}
+
+#: task id -> OmniMedVQA question_type label
+TASKS = {
+    "modality_recognition": "Modality Recognition",
+    "anatomy_identification": "Anatomy Identification",
+    "disease_diagnosis": "Disease Diagnosis",
+    "lesion_grading": "Lesion Grading",
+    "other_biological_attributes": "Other Biological Attributes",
+}
+
+#: the structure each quadrant (top-left, top-right, bottom-left, bottom-right) stands for
+ANATOMY = {
+    "ct": ("Lung", "Liver", "Kidney", "Spleen"),
+    "mri": ("Brain", "Knee", "Spine", "Shoulder"),
+    "xray": ("Chest", "Hand", "Knee", "Pelvis"),
+    "ultrasound": ("Liver", "Kidney", "Thyroid", "Bladder"),
+    "dermoscopy": ("Face", "Back", "Arm", "Leg"),
+    "fundus": ("Optic disc", "Macula", "Superior arcade", "Inferior arcade"),
+    "oct": ("Fovea", "Optic nerve head", "Nasal retina", "Temporal retina"),
+    "microscopy": ("Colon tissue", "Lymph node", "Blood smear", "Breast tissue"),
+}
+
+DISEASE = {
+    "ct": "Lung nodule",
+    "mri": "Brain tumor",
+    "xray": "Pneumonia",
+    "ultrasound": "Liver lesion",
+    "dermoscopy": "Melanoma",
+    "fundus": "Diabetic retinopathy",
+    "oct": "Macular edema",
+    "microscopy": "Malaria parasites",
+}
+
+GRADES = ("Grade 0 (no lesion)", "Grade 1 (one lesion)", "Grade 2 (two lesions)", "Grade 3 (three lesions)")
+SIZES = {"small": 3, "medium": 5, "large": 8}
+PER_CELL = 5
+#: modalities whose file goes under Restricted-access (OmniMedVQA has both folders)
+RESTRICTED = {"microscopy"}
+
+
+def cache_dir() -> Path:
+    """Where medr1 caches generated data: ``$MEDR1_CACHE`` or ``~/.cache/medr1``."""
+    return Path(os.environ.get("MEDR1_CACHE") or Path.home() / ".cache" / "medr1").expanduser()
+
+
+def ensure_sample_data(root: str | os.PathLike | None = None) -> Path:
+    """The sample dataset's folder, generating it first if it is not there yet.
+
+    Safe when several processes (DDP ranks) call it at once: each writes into a
+    private temporary folder that is renamed into place; the first rename wins.
+    """
+    target = Path(root) if root is not None else cache_dir() / VERSION
+    if (target / ".complete").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():  # a leftover without the completion marker
+        shutil.rmtree(target, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        generate(tmp)
+        (tmp / ".complete").write_text(VERSION + "\n")
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not (target / ".complete").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def generate(root: str | os.PathLike) -> int:
+    """Write the dataset under ``root`` (QA_information/ and Images/); returns the question count."""
+    import numpy as np
+
+    root = Path(root)
+    count = 0
+    for m_index, (modality, (label, _name, stem)) in enumerate(MODALITIES.items()):
+        dataset = f"Synthetic-{stem}"
+        access = "Restricted-access" if modality in RESTRICTED else "Open-access"
+        qa_dir = root / "QA_information" / access
+        image_dir = root / "Images" / dataset
+        qa_dir.mkdir(parents=True, exist_ok=True)
+        image_dir.mkdir(parents=True, exist_ok=True)
+        records = []
+        for t_index, (task, task_label) in enumerate(TASKS.items()):
+            for k in range(PER_CELL):
+                rng = np.random.default_rng([m_index, t_index, k, 2503_13939])
+                question, options, answer, pixels = _question(modality, task, k, rng)
+                relative = f"Images/{dataset}/{task}_{k}.png"
+                _save(pixels, modality, root / relative)
+                record = {
+                    "question_id": f"{dataset}_{task}_{k}",
+                    "dataset": dataset,
+                    "question_type": task_label,
+                    "question": question,
+                    "gt_answer": answer,
+                    "image_path": relative,
+                    "modality_type": label,
+                }
+                record.update({f"option_{letter}": text for letter, text in zip("ABCD", options)})
+                records.append(record)
+                count += 1
+        (qa_dir / f"{dataset}.json").write_text(json.dumps(records, indent=1))
+    return count
+
+
+def _question(modality: str, task: str, k: int, rng):
+    """(question, option texts, correct text, image pixels) for one generated question."""
+    image = _base(modality, rng)
+    if task == "modality_recognition":
+        others = [m for m in MODALITIES if m != modality]
+        chosen = [modality, *rng.choice(others, size=3, replace=False)]
+        options = [MODALITIES[m][1] for m in chosen]
+        rng.shuffle(options)
+        return "Which imaging modality was used to acquire this image?", options, MODALITIES[modality][1], image
+    if task == "anatomy_identification":
+        quadrant = int((k + rng.integers(4)) % 4)
+        _marker(image, modality, quadrant)
+        options = list(ANATOMY[modality])
+        rng.shuffle(options)
+        return "Which anatomical structure is shown in this image?", options, ANATOMY[modality][quadrant], image
+    if task == "disease_diagnosis":
+        present = k % 2 == 0
+        if present:
+            _lesions(image, modality, 1, 5, rng)
+        options = [DISEASE[modality], "Normal"]
+        rng.shuffle(options)
+        return "What is the diagnosis for this image?", options, DISEASE[modality] if present else "Normal", image
+    if task == "lesion_grading":
+        n = k % 4
+        _lesions(image, modality, n, 4, rng)
+        options = list(GRADES)
+        rng.shuffle(options)
+        return "How severe is the finding, graded by the number of lesions?", options, GRADES[n], image
+    if task == "other_biological_attributes":
+        size = list(SIZES)[k % 3]
+        _lesions(image, modality, 1, SIZES[size], rng)
+        options = list(SIZES)
+        rng.shuffle(options)
+        return "What is the size of the lesion in this image?", options, size, image
+    raise ValueError(f"unknown task {task!r}")
+
+
+def _grid():
+    import numpy as np
+
+    y, x = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
+    return y - SIZE / 2 + 0.5, x - SIZE / 2 + 0.5
+
+
+def _base(modality: str, rng):
+    """The modality's signature look: float RGB pixels in 0..1, shape (SIZE, SIZE, 3)."""
+    import numpy as np
+
+    y, x = _grid()
+    r = np.hypot(x, y)
+    noise = rng.normal(0.0, 0.03, (SIZE, SIZE))
+    gray = np.zeros((SIZE, SIZE))
+    if modality == "ct":
+        gray[r < 27] = 0.45
+        gray[(r >= 24) & (r < 27)] = 0.95
+    elif modality == "mri":
+        ellipse = (x / 26) ** 2 + (y / 29) ** 2
+        gray[ellipse < 1] = 0.6
+        gray[(x / 8) ** 2 + (y / 12) ** 2 < 1] = 0.2
+    elif modality == "xray":
+        gray[:] = 0.12
+        gray[(np.abs(x) > 6) & ((y.astype(int) + SIZE) % 8 < 3)] = 0.7
+        gray[np.abs(x) < 4] = 0.85
+    elif modality == "ultrasound":
+        angle = np.degrees(np.arctan2(x, y + SIZE / 2))
+        fan = (np.abs(angle) < 35) & (np.hypot(x, y + SIZE / 2) < SIZE * 1.4)
+        gray[fan] = rng.uniform(0.25, 0.65, size=int(fan.sum()))
+    elif modality == "oct":
+        gray[:] = 0.05
+        wave = 4 * np.sin(x / 9.0)
+        for offset, level in ((-10, 0.8), (-4, 0.45), (3, 0.7), (9, 0.35)):
+            gray[np.abs(y - offset - wave) < 2] = level
+    if modality in ("dermoscopy", "fundus", "microscopy"):
+        image = np.zeros((SIZE, SIZE, 3))
+        if modality == "dermoscopy":
+            image[:] = (0.86, 0.66, 0.56)
+            image[r < 14] = (0.40, 0.24, 0.15)
+        elif modality == "fundus":
+            image[r < 29] = (0.82, 0.32, 0.10)
+            image[np.hypot(x - 12, y) < 5] = (0.98, 0.85, 0.55)
+        else:
+            image[:] = (0.95, 0.84, 0.90)
+            for cy, cx in rng.integers(2, SIZE - 2, size=(25, 2)):
+                image[np.hypot(x - (cx - SIZE / 2), y - (cy - SIZE / 2)) < 2] = (0.45, 0.20, 0.60)
+        return np.clip(image + noise[..., None], 0, 1)
+    return np.clip(np.repeat((gray + noise)[..., None], 3, axis=2), 0, 1)
+
+
+def _marker(image, modality: str, quadrant: int) -> None:
+    """A 12x12 square marker in one quadrant (its structure's place)."""
+    top = 6 if quadrant < 2 else SIZE - 18
+    left = 6 if quadrant % 2 == 0 else SIZE - 18
+    colour = (0.1, 0.9, 0.9) if modality in ("dermoscopy", "fundus", "microscopy") else (0.3, 0.3, 0.3)
+    image[top : top + 12, left : left + 12] = colour
+
+
+def _lesions(image, modality: str, n: int, radius: int, rng) -> None:
+    """``n`` bright round lesions of ``radius`` pixels, apart from each other."""
+    import numpy as np
+
+    y, x = _grid()
+    colour = (1.0, 1.0, 0.55) if modality in ("dermoscopy", "fundus", "microscopy") else (1.0, 1.0, 1.0)
+    centres: list[tuple[float, float]] = []
+    while len(centres) < n:
+        cy, cx = rng.uniform(-SIZE / 2 + radius + 2, SIZE / 2 - radius - 2, size=2)
+        if all(np.hypot(cy - py, cx - px) > 2 * radius + 4 for py, px in centres):
+            centres.append((cy, cx))
+    for cy, cx in centres:
+        image[np.hypot(x - cx, y - cy) < radius] = colour
+
+
+def _save(pixels, modality: str, path: Path) -> None:
+    """Save as the modality's images often come: 16-bit grey (CT), 8-bit grey, or colour."""
+    import numpy as np
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if modality == "ct":
+        Image.fromarray((pixels[..., 0] * 4095).astype(np.uint16)).save(path)  # 12-bit values, as CT stores
+    elif modality in ("dermoscopy", "fundus", "microscopy"):
+        Image.fromarray((pixels * 255).astype(np.uint8), "RGB").save(path)
+    else:
+        Image.fromarray((pixels[..., 0] * 255).astype(np.uint8), "L").save(path)
