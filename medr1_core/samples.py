@@ -105,6 +105,8 @@ class Completion:
     - ``well_formed``: the tags follow the variant's structure exactly
       (one block of each kind, in order, non-empty, nothing but whitespace
       outside them).
+    - ``problems``: the names of the structural checks it fails (see
+      :data:`medr1_core.parsing.CHECKS`); empty when ``well_formed``.
     """
 
     text: str
@@ -114,6 +116,7 @@ class Completion:
     answer: str | None = None
     letters: tuple[str, ...] = ()
     well_formed: bool = False
+    problems: tuple[str, ...] = ()
 
     @property
     def letter(self) -> str | None:

@@ -1,0 +1,21 @@
+"""medr1's first-party rewards: ``format``, ``accuracy`` and ``dtree``.
+
+Where each is scored:
+
+- ``format``: :func:`medr1_plugins.rewards.format.format_reward`
+- ``accuracy``: :func:`medr1_plugins.rewards.accuracy.accuracy_reward`
+
+Every reward reads the :class:`~medr1_core.Completion` parsed once by
+:func:`medr1_core.parsing.parse_completion`; none re-parses the text.
+"""
+
+from medr1_core import hookimpl
+
+from .accuracy import accuracy_reward
+from .format import format_reward
+
+
+@hookimpl
+def medr1_register_rewards(register):
+    register(format_reward)
+    register(accuracy_reward)
