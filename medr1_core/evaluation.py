@@ -1,0 +1,770 @@
+"""Evaluation: accuracy by modality and task, with honest uncertainty.
+
+Three layers, each usable on its own:
+
+- **metrics** (pure Python, no model): :func:`wilson_interval`,
+  :func:`accuracy_cell`, :func:`summarize` (accuracy per modality, per task,
+  per modality x task and overall, with 95% Wilson intervals, counts and the
+  parse-failure rate) and the paired comparison of two runs on shared
+  question ids, :func:`mcnemar_exact` / :func:`compare_predictions`;
+- **predictions files**: ``predictions.jsonl`` is the record of a run, one
+  line per question, appended as batches finish so a run can resume
+  (:func:`read_predictions` tolerates a half-written last line);
+- **running** an evaluation (:func:`evaluate`) and the generalization matrix
+  (:func:`generalization_matrix`), which load a model and generate; torch and
+  transformers are imported only there.
+
+"Correct" means exactly what the ``accuracy`` reward says (score 1.0): the
+evaluation scores each completion with that reward, so training and
+evaluation never disagree about an answer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: z for a two-sided 95% interval.
+Z95 = 1.959963984540054
+
+#: Label used for questions whose modality or task is not known.
+UNKNOWN = "unknown"
+
+PREDICTIONS_FILE = "predictions.jsonl"
+RESULTS_JSON = "results.json"
+RESULTS_MD = "results.md"
+HEATMAP_PNG = "heatmap.png"
+EVAL_CONFIG = "eval_config.json"
+
+
+# ---------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------
+
+
+def wilson_interval(correct: int, n: int, z: float = Z95) -> tuple[float, float] | None:
+    """Wilson score interval for a proportion ``correct / n`` (``None`` when ``n == 0``).
+
+    Unlike the normal ("Wald") interval it stays inside [0, 1] and is sensible
+    for small cells and accuracies near 0 or 1, which per modality x task
+    cells often are.
+
+    >>> [round(x, 4) for x in wilson_interval(8, 10)]
+    [0.4902, 0.9433]
+    """
+    if n < 0 or correct < 0 or correct > n:
+        raise ValueError(f"wilson_interval: need 0 <= correct <= n, got correct={correct}, n={n}")
+    if n == 0:
+        return None
+    p = correct / n
+    z2 = z * z
+    denom = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Accuracy of one group of questions: counts, proportion and 95% interval."""
+
+    n: int
+    correct: int
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.n if self.n else None
+
+    @property
+    def ci95(self) -> tuple[float, float] | None:
+        return wilson_interval(self.correct, self.n)
+
+    def to_dict(self) -> dict[str, Any]:
+        ci = self.ci95
+        return {
+            "n": self.n,
+            "correct": self.correct,
+            "accuracy": self.accuracy,
+            "ci95": list(ci) if ci else None,
+        }
+
+
+def accuracy_cell(correct_flags: Iterable[bool]) -> Cell:
+    """The :class:`Cell` of a sequence of correct/incorrect flags."""
+    flags = list(correct_flags)
+    return Cell(n=len(flags), correct=sum(1 for f in flags if f))
+
+
+def _label(value: Any) -> str:
+    return str(value) if value else UNKNOWN
+
+
+def _ordered(names: Iterable[str], order: Sequence[str] | None) -> list[str]:
+    """``names`` in ``order`` first (registry order), then the rest sorted."""
+    names = set(names)
+    first = [n for n in (order or ()) if n in names]
+    return first + sorted(names - set(first))
+
+
+def is_parse_failure(prediction: Mapping[str, Any]) -> bool:
+    """A prediction whose completion commits to no answer (no answer block, or several that disagree)."""
+    return prediction.get("answer") is None
+
+
+def summarize(
+    predictions: Iterable[Mapping[str, Any]],
+    *,
+    modality_order: Sequence[str] | None = None,
+    task_order: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Accuracy tables of a list of predictions (dicts as in ``predictions.jsonl``).
+
+    Each prediction needs ``modality``, ``task``, ``correct`` (bool), and
+    ``answer`` (the committed answer text or ``None``) and ``well_formed`` for
+    the failure rates. Returns a JSON-ready dict::
+
+        {"overall": cell, "by_modality": {m: cell}, "by_task": {t: cell},
+         "by_modality_task": {m: {t: cell}}, "parse_failures": k,
+         "parse_failure_rate": r, "malformed": k, "malformed_rate": r}
+
+    where a cell is ``{"n", "correct", "accuracy", "ci95": [lo, hi]}``.
+    A *parse failure* is a completion with no committed answer (none, or
+    several disagreeing answer blocks); it is scored wrong. *Malformed* is
+    the looser count of completions whose tags do not follow the prompt
+    variant's structure (some of them still commit to an answer).
+    """
+    preds = list(predictions)
+    by_m: dict[str, list[bool]] = {}
+    by_t: dict[str, list[bool]] = {}
+    by_mt: dict[tuple[str, str], list[bool]] = {}
+    for p in preds:
+        m, t, ok = _label(p.get("modality")), _label(p.get("task")), bool(p.get("correct"))
+        by_m.setdefault(m, []).append(ok)
+        by_t.setdefault(t, []).append(ok)
+        by_mt.setdefault((m, t), []).append(ok)
+    modalities = _ordered(by_m, modality_order)
+    tasks = _ordered(by_t, task_order)
+    n = len(preds)
+    parse_failures = sum(1 for p in preds if is_parse_failure(p))
+    malformed = sum(1 for p in preds if not p.get("well_formed", False))
+    return {
+        "overall": accuracy_cell(bool(p.get("correct")) for p in preds).to_dict(),
+        "by_modality": {m: accuracy_cell(by_m[m]).to_dict() for m in modalities},
+        "by_task": {t: accuracy_cell(by_t[t]).to_dict() for t in tasks},
+        "by_modality_task": {
+            m: {t: accuracy_cell(by_mt[(m, t)]).to_dict() for t in tasks if (m, t) in by_mt} for m in modalities
+        },
+        "parse_failures": parse_failures,
+        "parse_failure_rate": parse_failures / n if n else None,
+        "malformed": malformed,
+        "malformed_rate": malformed / n if n else None,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Paired comparison
+# ---------------------------------------------------------------------------
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts.
+
+    ``b``: questions model A got right and B wrong; ``c``: the reverse. Under
+    the null hypothesis (equal accuracy) each discordant question is a fair
+    coin, so the p-value is the two-sided binomial test of ``b`` out of
+    ``b + c`` at 0.5. Concordant questions carry no information.
+
+    >>> round(mcnemar_exact(1, 9), 6)   # 2 * (1 + 10) / 2**10
+    0.021484
+    """
+    if b < 0 or c < 0:
+        raise ValueError(f"mcnemar_exact: counts must be >= 0, got b={b}, c={c}")
+    n = b + c
+    if n == 0:
+        return 1.0
+    k = min(b, c)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+@dataclass(frozen=True)
+class PairedCell:
+    """Two runs compared on the questions of one cell that both answered."""
+
+    n: int
+    correct_a: int
+    correct_b: int
+    a_only: int
+    """Questions A got right and B got wrong."""
+    b_only: int
+    """Questions B got right and A got wrong."""
+    alpha: float = 0.05
+
+    @property
+    def p_value(self) -> float:
+        return mcnemar_exact(self.a_only, self.b_only)
+
+    def to_dict(self) -> dict[str, Any]:
+        acc_a = self.correct_a / self.n if self.n else None
+        acc_b = self.correct_b / self.n if self.n else None
+        p = self.p_value
+        return {
+            "n": self.n,
+            "accuracy_a": acc_a,
+            "accuracy_b": acc_b,
+            "difference": (acc_b - acc_a) if self.n else None,
+            "a_only": self.a_only,
+            "b_only": self.b_only,
+            "p_value": p,
+            "significant": bool(self.n) and p < self.alpha,
+        }
+
+
+def paired_cell(pairs: Iterable[tuple[bool, bool]], alpha: float = 0.05) -> PairedCell:
+    """The :class:`PairedCell` of ``(a_correct, b_correct)`` pairs."""
+    n = ca = cb = a_only = b_only = 0
+    for a, b in pairs:
+        n += 1
+        ca += a
+        cb += b
+        a_only += a and not b
+        b_only += b and not a
+    return PairedCell(n, ca, cb, a_only, b_only, alpha)
+
+
+def compare_predictions(
+    a: Iterable[Mapping[str, Any]],
+    b: Iterable[Mapping[str, Any]],
+    *,
+    alpha: float = 0.05,
+    modality_order: Sequence[str] | None = None,
+    task_order: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Per-cell differences between two runs, on the question ids both answered.
+
+    ``difference`` is B minus A. Each cell carries the exact McNemar p-value
+    of the paired correct/incorrect outcomes and ``significant`` (p < alpha).
+    The flag is per cell, uncorrected: with many cells some will be flagged
+    by chance; ``p_holm`` gives Holm-adjusted p-values over all cells of the
+    modality x task table for a family-wise reading.
+    """
+    index_a = {p["id"]: p for p in a}
+    index_b = {p["id"]: p for p in b}
+    shared = [i for i in index_a if i in index_b]
+    groups: dict[str, dict] = {"overall": [], "by_modality": {}, "by_task": {}, "by_modality_task": {}}
+    for i in shared:
+        pa, pb = index_a[i], index_b[i]
+        pair = (bool(pa.get("correct")), bool(pb.get("correct")))
+        m, t = _label(pa.get("modality")), _label(pa.get("task"))
+        groups["overall"].append(pair)
+        groups["by_modality"].setdefault(m, []).append(pair)
+        groups["by_task"].setdefault(t, []).append(pair)
+        groups["by_modality_task"].setdefault(m, {}).setdefault(t, []).append(pair)
+    modalities = _ordered(groups["by_modality"], modality_order)
+    tasks = _ordered(groups["by_task"], task_order)
+    result = {
+        "shared": len(shared),
+        "only_a": len(index_a) - len(shared),
+        "only_b": len(index_b) - len(shared),
+        "alpha": alpha,
+        "overall": paired_cell(groups["overall"], alpha).to_dict(),
+        "by_modality": {m: paired_cell(groups["by_modality"][m], alpha).to_dict() for m in modalities},
+        "by_task": {t: paired_cell(groups["by_task"][t], alpha).to_dict() for t in tasks},
+        "by_modality_task": {
+            m: {
+                t: paired_cell(groups["by_modality_task"][m][t], alpha).to_dict()
+                for t in tasks
+                if t in groups["by_modality_task"][m]
+            }
+            for m in modalities
+        },
+    }
+    cells = [c for row in result["by_modality_task"].values() for c in row.values()]
+    for cell, adjusted in zip(cells, holm_adjust([c["p_value"] for c in cells])):
+        cell["p_holm"] = adjusted
+    return result
+
+
+def holm_adjust(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the input order.
+
+    >>> holm_adjust([0.01, 0.04, 0.03])
+    [0.03, 0.06, 0.06]
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+# ---------------------------------------------------------------------------
+# predictions.jsonl
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class PredictionsFile:
+    """What :func:`read_predictions` found in a ``predictions.jsonl``.
+
+    ``records`` holds the first record of each id, in file order. Lines that
+    are not JSON objects with an ``id`` are listed in ``bad_lines`` as
+    ``(line_number, reason)``; ``partial_tail`` says the last line was cut off
+    mid-write (a crash), and ``duplicates`` counts repeated ids (ignored).
+    """
+
+    path: Path
+    records: list[dict[str, Any]] = field(default_factory=list)
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    partial_tail: bool = False
+    duplicates: int = 0
+
+    @property
+    def ids(self) -> set[str]:
+        return {r["id"] for r in self.records}
+
+
+def read_predictions(path: str | Path) -> PredictionsFile:
+    """Read a ``predictions.jsonl``, tolerating a half-written last line.
+
+    A missing file reads as empty. Nothing bad is dropped silently: every
+    unreadable line is reported in :attr:`PredictionsFile.bad_lines`.
+    """
+    path = Path(path)
+    found = PredictionsFile(path)
+    if not path.exists():
+        return found
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    seen: set[str] = set()
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        is_tail = number == len(lines)  # no newline after it: possibly cut off mid-write
+        try:
+            record = json.loads(raw)
+            if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+                raise ValueError("expected a JSON object with a string 'id'")
+        except ValueError as exc:
+            if is_tail:
+                found.partial_tail = True
+            reason = "partially written line (cut off mid-write)" if is_tail else f"not a prediction: {exc}"
+            found.bad_lines.append((number, reason))
+            continue
+        if record["id"] in seen:
+            found.duplicates += 1
+            continue
+        seen.add(record["id"])
+        found.records.append(record)
+    return found
+
+
+def drop_partial_tail(path: str | Path) -> int:
+    """Cut a half-written last line off ``path`` so appends start on a fresh line.
+
+    Returns the number of bytes removed (0 when the file ends cleanly).
+    """
+    path = Path(path)
+    if not path.exists():
+        return 0
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return 0
+    keep = data.rfind(b"\n") + 1
+    tail = data[keep:]
+    try:
+        record = json.loads(tail)
+        complete = isinstance(record, dict) and isinstance(record.get("id"), str)
+    except ValueError:
+        complete = False
+    with open(path, "r+b") as f:
+        if complete:  # a whole record, only its newline missing
+            f.seek(0, 2)
+            f.write(b"\n")
+            return 0
+        f.truncate(keep)
+    return len(tail)
+
+
+def append_predictions(path: str | Path, records: Iterable[Mapping[str, Any]]) -> None:
+    """Append records to ``predictions.jsonl``, one JSON line each, flushed to disk."""
+    with open(path, "a", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        f.flush()
+
+
+# ---------------------------------------------------------------------------
+# Reports: results.json, results.md, heatmap
+# ---------------------------------------------------------------------------
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}"
+
+
+def _ci(cell: Mapping[str, Any]) -> str:
+    ci = cell.get("ci95")
+    return "n/a" if not ci else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+
+
+def results_markdown(results: Mapping[str, Any]) -> str:
+    """``results.md``: the accuracy tables of a ``results.json`` (percentages, 95% Wilson CIs)."""
+    o = results["overall"]
+    lines = [
+        f"# Evaluation of `{results.get('model', '?')}`",
+        "",
+        f"- data: `{results.get('data', '?')}`; prompt variant: `{results.get('variant', '?')}`",
+        f"- questions: {o['n']}; accuracy {_pct(o['accuracy'])}% (95% CI {_ci(o)})",
+    ]
+    if results.get("parse_failure_rate") is not None:
+        lines.append(
+            f"- parse failures (no committed answer, scored wrong): {results['parse_failures']} "
+            f"({_pct(results['parse_failure_rate'])}%); malformed tags: {results['malformed']} "
+            f"({_pct(results['malformed_rate'])}%)"
+        )
+    lines += ["", "Accuracy in %, with 95% Wilson intervals.", ""]
+    for title, key, label in (("By modality", "by_modality", "modality"), ("By task", "by_task", "task")):
+        lines += [f"## {title}", "", f"| {label} | n | correct | accuracy | 95% CI |", "| --- | ---: | ---: | ---: | --- |"]
+        for name, cell in results[key].items():
+            lines.append(f"| {name} | {cell['n']} | {cell['correct']} | {_pct(cell['accuracy'])} | {_ci(cell)} |")
+        lines.append("")
+    tasks = list(results["by_task"])
+    lines += [
+        "## Modality x task",
+        "",
+        "Accuracy in % (number of questions).",
+        "",
+        "| modality \\ task | " + " | ".join(tasks) + " | all |",
+        "| --- |" + " ---: |" * (len(tasks) + 1),
+    ]
+    for m, row in results["by_modality_task"].items():
+        cells = [
+            f"{_pct(row[t]['accuracy'])} ({row[t]['n']})" if t in row else "" for t in tasks
+        ]
+        total = results["by_modality"][m]
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {_pct(total['accuracy'])} ({total['n']}) |")
+    row_all = [f"{_pct(results['by_task'][t]['accuracy'])} ({results['by_task'][t]['n']})" for t in tasks]
+    lines.append("| all | " + " | ".join(row_all) + f" | {_pct(o['accuracy'])} ({o['n']}) |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(output_dir: str | Path, results: Mapping[str, Any], *, plot: bool = True) -> dict[str, Path]:
+    """Write ``results.json``, ``results.md`` and (with ``plot``) ``heatmap.png``; return their paths."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / RESULTS_JSON, "md": out / RESULTS_MD}
+    paths["json"].write_text(json.dumps(results, indent=2) + "\n")
+    paths["md"].write_text(results_markdown(results))
+    if plot and results["overall"]["n"]:
+        from .plots import plot_modality_task
+
+        paths["heatmap"] = plot_modality_task(results, out / HEATMAP_PNG)
+    return paths
+
+
+# ---------------------------------------------------------------------------
+# Running an evaluation
+# ---------------------------------------------------------------------------
+
+
+class EvalError(ValueError):
+    """An evaluation that cannot run as asked; the message says why and what to do."""
+
+
+@dataclass
+class EvalReport:
+    """What :func:`evaluate` did: the results and how the questions were accounted for."""
+
+    output_dir: Path
+    results: dict[str, Any]
+    paths: dict[str, Path]
+    generated: int = 0
+    """Questions answered by this call."""
+    resumed: int = 0
+    """Selected questions already in ``predictions.jsonl`` (not generated again)."""
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Questions not evaluated, by reason (bad records, missing or unreadable images, duplicate ids)."""
+    messages: list[str] = field(default_factory=list)
+    """Warnings worth showing the user (e.g. a partially written line dropped)."""
+
+
+def _selection_subset(samples: list, limit: int | None, seed: int = 0) -> list:
+    """A seeded random subset of ``limit`` samples, kept in data order (the same every run)."""
+    if limit is None or limit >= len(samples):
+        return samples
+    import random
+
+    keep = set(random.Random(seed).sample(range(len(samples)), limit))
+    return [s for i, s in enumerate(samples) if i in keep]
+
+
+def _canonical(registry, names: Sequence[str]) -> list[str]:
+    return [registry.get(n).id for n in names]
+
+
+def _check_eval_config(out: Path, config: dict[str, Any], overwrite: bool) -> None:
+    """Refuse to mix predictions of different models/settings in one directory."""
+    path = out / EVAL_CONFIG
+    preds = out / PREDICTIONS_FILE
+    if overwrite:
+        for name in (PREDICTIONS_FILE, RESULTS_JSON, RESULTS_MD, HEATMAP_PNG, EVAL_CONFIG):
+            (out / name).unlink(missing_ok=True)
+    elif path.exists() and preds.exists():
+        try:
+            old = json.loads(path.read_text())
+        except ValueError:
+            old = {}
+        keys = ("model_source", "variant", "sampling")
+        diffs = [f"{k}: {old.get(k)!r} there, {config[k]!r} now" for k in keys if old.get(k) != config[k]]
+        if diffs:
+            raise EvalError(
+                f"{out} holds predictions made with other settings ({'; '.join(diffs)}). "
+                "Use another --output-dir, or --overwrite to start again."
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config, indent=2) + "\n")
+
+
+def _prediction_record(rollout, score: float | None) -> dict[str, Any]:
+    s, c = rollout.sample, rollout.completion
+    return {
+        "id": s.id,
+        "modality": s.modality,
+        "task": s.task,
+        "dataset": s.dataset,
+        "target": s.answer,
+        "completion": c.text,
+        "answer": c.answer,
+        "letter": c.letter,
+        "well_formed": c.well_formed,
+        "score": score,
+        "correct": score is not None and score >= 1.0 - 1e-9,
+    }
+
+
+def _source_label(source: str) -> str:
+    path = Path(source)
+    return str(path.resolve()) if path.exists() else source
+
+
+def evaluate(
+    model: str,
+    data: str,
+    output_dir: str | Path,
+    *,
+    format: str | None = None,
+    image_root: str | None = None,
+    modalities: Sequence[str] = (),
+    tasks: Sequence[str] = (),
+    datasets: Sequence[str] = (),
+    variant: str | None = None,
+    batch_size: int | None = None,
+    max_new_tokens: int | None = None,
+    limit: int | None = None,
+    backend: str = "transformers",
+    device: str | None = None,
+    dtype: str | None = None,
+    on_missing_image: str = "error",
+    overwrite: bool = False,
+    progress: bool = True,
+    generator=None,
+    samples: Sequence | None = None,
+    plugins=None,
+) -> EvalReport:
+    """Evaluate ``model`` on ``data`` and write the run's files into ``output_dir``.
+
+    ``model`` is anything ``--model`` takes (hub id, model directory, ``medr1
+    train`` run directory or checkpoint, ``tiny``); ``data`` anything
+    ``--data`` takes (a path, or ``sample``). The prompt variant defaults to
+    the one the model was trained with, else ``think``. Questions already in
+    ``output_dir/predictions.jsonl`` are not generated again (resume);
+    ``limit`` keeps a seeded random subset of that many questions (the same
+    subset every run). ``generator`` (anything with
+    ``generate(conversations, images) -> texts``) and ``samples`` replace the
+    model loading and data loading, for tests and benchmarks.
+
+    Writes ``predictions.jsonl``, ``results.json``, ``results.md``,
+    ``heatmap.png`` and ``eval_config.json``; returns an :class:`EvalReport`.
+    """
+    from .generation import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, SamplingSettings
+    from .models import resolve_model
+    from .parsing import make_rollouts
+    from .plugins import get_plugins
+    from .prompts import build_conversation
+    from .samples import VARIANTS
+
+    plugins = plugins or get_plugins()
+    batch_size = batch_size or DEFAULT_BATCH_SIZE
+    if batch_size < 1:
+        raise EvalError(f"--batch-size must be at least 1, got {batch_size}")
+    if limit is not None and limit < 1:
+        raise EvalError(f"--limit must be at least 1, got {limit}")
+    settings = SamplingSettings(max_new_tokens=max_new_tokens or DEFAULT_MAX_NEW_TOKENS)
+    wanted_modalities = _canonical(plugins.modalities, modalities)
+    wanted_tasks = _canonical(plugins.tasks, tasks)
+
+    resolved = resolve_model(model)
+    variant = variant or resolved.variant or "think"
+    if variant not in VARIANTS:
+        raise EvalError(f"unknown prompt variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+
+    out = Path(output_dir)
+    skipped: dict[str, int] = {}
+    messages: list[str] = []
+    if samples is None:
+        from .data import load_samples
+
+        loaded = load_samples(
+            data,
+            format=format,
+            modalities=wanted_modalities or None,
+            tasks=wanted_tasks or None,
+            datasets=list(datasets) or None,
+            image_root=image_root,
+            plugins=plugins,
+        )
+        samples = list(loaded.samples)
+        if loaded.bad:
+            skipped["bad_records"] = len(loaded.bad)
+            messages.append(f"{len(loaded.bad)} record(s) of {data} could not be read (see `medr1 data inspect`)")
+    else:
+        samples = [
+            s for s in samples
+            if (not wanted_modalities or s.modality in wanted_modalities)
+            and (not wanted_tasks or s.task in wanted_tasks)
+            and (not datasets or s.dataset in datasets)
+        ]
+
+    unique, seen = [], set()
+    for s in samples:
+        if s.id in seen:
+            continue
+        seen.add(s.id)
+        unique.append(s)
+    if len(unique) < len(samples):
+        skipped["duplicate_ids"] = len(samples) - len(unique)
+        messages.append(f"{len(samples) - len(unique)} question(s) repeat an id already seen; only the first is evaluated")
+    selected = _selection_subset(unique, limit)
+    if selected:
+        from .data import check_images
+
+        checked = check_images(selected, image_root, on_missing=on_missing_image)
+        if checked.skipped:
+            skipped["missing_images"] = checked.skipped
+            messages.append(f"{checked.skipped} question(s) skipped: image file(s) missing")
+        selected = checked.samples
+    if not selected:
+        raise EvalError(f"no questions to evaluate in --data {data} after filtering")
+
+    _check_eval_config(
+        out,
+        {
+            "model": model,
+            "model_source": _source_label(resolved.source),
+            "variant": variant,
+            "sampling": settings.to_dict(),
+            "backend": backend,
+        },
+        overwrite,
+    )
+    preds_path = out / PREDICTIONS_FILE
+    existing = read_predictions(preds_path)
+    for number, reason in existing.bad_lines:
+        messages.append(f"{preds_path}:{number}: {reason}; that question will be answered again")
+    drop_partial_tail(preds_path)
+    done = existing.ids
+    todo = [s for s in selected if s.id not in done]
+    resumed = len(selected) - len(todo)
+
+    generated = 0
+    if todo:
+        if generator is None:
+            from .generation import make_generator
+
+            max_images = max((len(s.images) for s in todo), default=1)
+            generator = make_generator(
+                resolved.source, backend=backend, settings=settings, device=device, dtype=dtype,
+                max_images_per_prompt=max_images,
+            )
+        from .images import ImageError
+
+        accuracy = plugins.rewards.get("accuracy")()
+        image_failures = 0
+        bar = _progress(len(selected), resumed, enabled=progress)
+        try:
+            for start in range(0, len(todo), batch_size):
+                batch, convs, images = [], [], []
+                for s in todo[start : start + batch_size]:
+                    try:
+                        pics = _sample_images(s, plugins, image_root)
+                    except ImageError as exc:  # one unreadable image never kills a run
+                        image_failures += 1
+                        if image_failures <= 20:
+                            messages.append(f"question {s.id} skipped: image {exc}")
+                        continue
+                    task_spec = plugins.tasks.get(s.task) if s.task in plugins.tasks else None
+                    batch.append(s)
+                    convs.append(build_conversation(s, task_spec, variant))
+                    images.append(pics)
+                if batch:
+                    texts = generator.generate(convs, images)
+                    rollouts = make_rollouts(batch, texts, variant)
+                    scores = accuracy.score(rollouts)
+                    append_predictions(preds_path, [_prediction_record(r, sc) for r, sc in zip(rollouts, scores)])
+                    generated += len(batch)
+                bar.update(len(todo[start : start + batch_size]))
+        finally:
+            bar.close()
+        if image_failures:
+            skipped["unreadable_images"] = image_failures
+
+    selected_ids = {s.id for s in selected}
+    predictions = [p for p in read_predictions(preds_path).records if p["id"] in selected_ids]
+    results = {
+        "model": model,
+        "model_source": _source_label(resolved.source),
+        "data": data,
+        "format": format,
+        "variant": variant,
+        "backend": backend,
+        "sampling": settings.to_dict(),
+        "filters": {"modality": wanted_modalities, "task": wanted_tasks, "dataset": list(datasets), "limit": limit},
+        **summarize(
+            predictions,
+            modality_order=plugins.modalities.names(),
+            task_order=plugins.tasks.names(),
+        ),
+        "counts": {
+            "selected": len(selected),
+            "evaluated": len(predictions),
+            "generated_now": generated,
+            "resumed": resumed,
+            "skipped": skipped,
+        },
+    }
+    paths = write_results(out, results)
+    paths["predictions"] = preds_path
+    return EvalReport(out, results, paths, generated, resumed, skipped, messages)
+
+
+def _sample_images(sample, plugins, image_root: str | None) -> list:
+    """The sample's images, opened and prepared for its modality exactly as for training."""
+    from .data import image_path
+    from .images import DEFAULT_MODALITY, open_image
+
+    modality = plugins.modalities.get(sample.modality) if sample.modality in plugins.modalities else DEFAULT_MODALITY
+    return [open_image(image_path(sample, p, image_root), modality) for p in sample.images]
+
+
+def _progress(total: int, initial: int, *, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="q", desc="eval", disable=not enabled, dynamic_ncols=True)
