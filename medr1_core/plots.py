@@ -42,14 +42,15 @@ def heatmap(
     signed: bool = False,
     marks: Sequence[Sequence[str]] | None = None,
     colorbar_label: str = "accuracy",
-    totals: bool = False,
+    total_row: bool = False,
+    total_col: bool = False,
 ) -> Path:
     """Draw ``values`` (rows x columns, ``None`` = no data) as an annotated heatmap PNG.
 
     Values are fractions; ``percent`` prints them as percentages, ``signed``
     with a leading ``+``. ``marks`` adds a suffix per cell (e.g. ``"*"``).
-    ``totals`` draws a separator before the last row and column (an "all"
-    margin).
+    ``total_row`` / ``total_col`` draw a separator before the last row /
+    column (an "all" margin).
     """
     import numpy as np
 
@@ -60,9 +61,9 @@ def heatmap(
     grid = np.array([[np.nan if v is None else float(v) for v in row] for row in values], dtype=float).reshape(
         rows, cols
     )
-    width = max(4.0, 1.0 + 0.9 * cols)
-    height = max(3.0, 1.2 + 0.55 * rows)
-    fig, ax = plt.subplots(figsize=(width, height), dpi=100)
+    width = max(5.0, 2.0 + 1.0 * cols)
+    height = max(3.5, 1.6 + 0.6 * rows)
+    fig, ax = plt.subplots(figsize=(width, height), dpi=110)
     try:
         colormap = plt.get_cmap(cmap).copy()
         colormap.set_bad("#dddddd")
@@ -89,8 +90,9 @@ def heatmap(
                 luminance = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2]
                 ax.text(j, i, text, ha="center", va="center", fontsize=8,
                         color="black" if luminance > 0.5 else "white")
-        if totals:
+        if total_row:
             ax.axhline(rows - 1.5, color="white", linewidth=3)
+        if total_col:
             ax.axvline(cols - 1.5, color="white", linewidth=3)
         from matplotlib.ticker import FuncFormatter
 
@@ -126,7 +128,8 @@ def plot_modality_task(results: Mapping[str, Any], path: str | Path, *, title: s
         title=title or f"Accuracy (%) by modality x task: {results.get('model', '')}".rstrip(": "),
         xlabel="task",
         ylabel="modality",
-        totals=True,
+        total_row=True,
+        total_col=True,
     )
 
 
@@ -135,20 +138,24 @@ def plot_matrix(matrix: Mapping[str, Any], path: str | Path, *, title: str | Non
     rows = list(matrix["rows"])
     cols = list(matrix["columns"])
     cells = matrix["accuracy"]
+    overall = matrix["overall"]
     labels = list(rows)
-    values = [[_accuracy(cells[r].get(c)) for c in cols] for r in rows]
+    values = [[_accuracy(cells[r].get(c)) for c in cols] + [_accuracy(overall[r])] for r in rows]
     if matrix.get("base"):
-        labels.append(f"{matrix['base_name']} (base)")
-        values.append([_accuracy(matrix["base"].get(c)) for c in cols])
+        name = matrix["base_name"]
+        labels.append(name if name == "base" else f"{name} (base)")
+        values.append([_accuracy(matrix["base"].get(c)) for c in cols] + [_accuracy(matrix["base_overall"])])
     by = matrix.get("by", "modality")
     return heatmap(
         values,
         labels,
-        cols,
+        [*cols, "all"],
         path,
         title=title or f"Cross-{by} generalization: accuracy (%)",
         xlabel=f"tested on ({by})",
         ylabel="model (trained on)",
+        total_row=bool(matrix.get("base")),
+        total_col=True,
     )
 
 
@@ -162,16 +169,22 @@ def plot_improvement(matrix: Mapping[str, Any], path: str | Path, *, title: str 
     rows = list(matrix["rows"])
     cols = list(matrix["columns"])
     imp = matrix["improvement"]
-    values = [[(imp[r].get(c) or {}).get("difference") for c in cols] for r in rows]
-    marks = [["*" if (imp[r].get(c) or {}).get("significant") else "" for c in cols] for r in rows]
+    imp_all = matrix["improvement_overall"]
+    values = [[(imp[r].get(c) or {}).get("difference") for c in cols] + [imp_all[r]["difference"]] for r in rows]
+    marks = [
+        ["*" if (imp[r].get(c) or {}).get("significant") else "" for c in cols]
+        + ["*" if imp_all[r]["significant"] else ""]
+        for r in rows
+    ]
     finite = [abs(v) for row in values for v in row if v is not None]
     bound = max(finite + [0.05])
     by = matrix.get("by", "modality")
     return heatmap(
         values,
         rows,
-        cols,
+        [*cols, "all"],
         path,
+        total_col=True,
         title=title or f"Improvement over {matrix.get('base_name', 'base')} (points; * p<{matrix.get('alpha', 0.05)})",
         xlabel=f"tested on ({by})",
         ylabel="model (trained on)",

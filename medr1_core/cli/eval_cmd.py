@@ -1,0 +1,271 @@
+"""``medr1 eval``: accuracy by modality and task, the generalization matrix, paired comparison.
+
+::
+
+    medr1 eval --model runs/ct --data /data/OmniMedVQA --output-dir eval/ct
+    medr1 eval matrix --models ct=runs/ct,mri=runs/mri --base Qwen/Qwen2-VL-2B-Instruct \\
+        --data /data/OmniMedVQA --by modality --output-dir eval/matrix
+    medr1 eval compare eval/base/results.json eval/ct/results.json
+
+The work is done by :mod:`medr1_core.evaluation`; this module only parses
+options and prints. torch and transformers are imported when a model loads.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    """``--modality ct,mri --modality xray`` -> ``["ct", "mri", "xray"]``."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+def _selection_options(fn):
+    """Options shared by ``medr1 eval`` and ``medr1 eval matrix``."""
+    options = [
+        click.option("--format", "format_", default=None, help="Dataset format (default: detected)."),
+        click.option("--image-root", default=None, type=click.Path(file_okay=False),
+                     help="Folder relative image paths are resolved against."),
+        click.option("--modality", multiple=True, help="Only these modalities (ids or aliases; repeat or comma-separate)."),
+        click.option("--task", multiple=True, help="Only these tasks (ids or aliases; repeat or comma-separate)."),
+        click.option("--dataset", multiple=True, help="Only these source datasets."),
+        click.option("--variant", type=click.Choice(["think", "nothink", "think_after"]), default=None,
+                     help="Prompt variant (default: the one the model was trained with, else think)."),
+        click.option("--batch-size", type=click.IntRange(min=1), default=None,
+                     help="Questions generated together (default 16)."),
+        click.option("--max-new-tokens", type=click.IntRange(min=1), default=None,
+                     help="Completion budget in tokens (default 512)."),
+        click.option("--limit", type=click.IntRange(min=1), default=None,
+                     help="Evaluate a seeded random subset of N questions (the same N every run)."),
+        click.option("--backend", type=click.Choice(["transformers", "vllm"]), default="transformers",
+                     show_default=True, help="Generation backend; vllm needs the vllm package."),
+        click.option("--device", default=None, help="cuda, cpu, mps ... (default: cuda if available)."),
+        click.option("--dtype", default=None, help="Model dtype, e.g. bfloat16 (default: bf16 on GPU, else float32)."),
+        click.option("--on-missing-image", type=click.Choice(["error", "skip"]), default="error", show_default=True,
+                     help="Questions whose image file is missing: stop before generating, or skip and count them."),
+        click.option("--overwrite", is_flag=True, help="Discard earlier predictions in the output directory."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _eval_kwargs(o: dict) -> dict:
+    return {
+        "format": o["format_"],
+        "image_root": o["image_root"],
+        "modalities": _split(o["modality"]),
+        "tasks": _split(o["task"]),
+        "datasets": _split(o["dataset"]),
+        "variant": o["variant"],
+        "batch_size": o["batch_size"],
+        "max_new_tokens": o["max_new_tokens"],
+        "limit": o["limit"],
+        "backend": o["backend"],
+        "device": o["device"],
+        "dtype": o["dtype"],
+        "on_missing_image": o["on_missing_image"],
+        "overwrite": o["overwrite"],
+        "progress": not o["quiet"],
+    }
+
+
+def _user_errors():
+    """Exception types whose message is for the user (shown without a traceback)."""
+    from ..data import DataError
+    from ..evaluation import EvalError
+    from ..generation import BackendUnavailable
+    from ..registry import UnknownNameError
+
+    return (EvalError, DataError, BackendUnavailable, UnknownNameError, FileNotFoundError)
+
+
+def _quiet_libraries(quiet: bool) -> None:
+    """With --quiet, also silence transformers' weight-loading progress bars."""
+    if quiet:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _report_lines(report) -> list[str]:
+    r = report.results
+    o = r["overall"]
+    ci = o["ci95"]
+    ci_text = f" (95% CI {100 * ci[0]:.1f}-{100 * ci[1]:.1f})" if ci else ""
+    lines = [
+        f"{r['model']} on {r['data']} [{r['variant']}]: accuracy {_pct(o['accuracy'])}{ci_text} "
+        f"over {o['n']} question(s); parse failures {_pct(r['parse_failure_rate'])}",
+        f"  answered now: {report.generated}; from earlier runs: {report.resumed}"
+        + "".join(f"; skipped ({k.replace('_', ' ')}): {v}" for k, v in report.skipped.items()),
+    ]
+    return lines
+
+
+@click.group(name="eval", invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--model", default=None, help="Hub id, model directory, medr1 run directory or checkpoint, or 'tiny'.")
+@click.option("--data", default=None, help="Dataset path, or 'sample' for the bundled synthetic set.")
+@_selection_options
+@click.option("--output-dir", "-o", default=None, type=click.Path(file_okay=False), help="Where the results go.")
+@click.pass_context
+def eval_(ctx, model, data, output_dir, **options):
+    """Evaluate a model: accuracy by modality and task, with 95% intervals.
+
+    Writes predictions.jsonl (one line per question), results.json,
+    results.md and heatmap.png into --output-dir. Re-running the same command
+    skips questions already in predictions.jsonl (resume).
+
+    Sub-commands: `medr1 eval matrix` (the generalization matrix of several
+    models) and `medr1 eval compare` (paired comparison of two runs).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    missing = [name for name, value in (("--model", model), ("--data", data), ("--output-dir", output_dir)) if not value]
+    if missing:
+        raise click.UsageError(f"medr1 eval needs {', '.join(missing)} (or a sub-command: matrix, compare)")
+    from ..evaluation import evaluate
+
+    _quiet_libraries(options["quiet"])
+    try:
+        report = evaluate(model, data, output_dir, **_eval_kwargs(options))
+    except _user_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    for message in report.messages:
+        click.echo(f"medr1: warning: {message}", err=True)
+    for line in _report_lines(report):
+        click.echo(line)
+    click.echo(f"  wrote {', '.join(str(p) for p in report.paths.values())}")
+
+
+@eval_.command("matrix")
+@click.option("--models", required=True, help="NAME=MODEL pairs, comma-separated: ct=runs/ct,mri=runs/mri.")
+@click.option("--base", default=None, help="Base model to measure improvement against (e.g. the model before training).")
+@click.option("--base-name", default="base", show_default=True, help="Row / directory name of the base model.")
+@click.option("--data", required=True, help="Dataset path, or 'sample'.")
+@click.option("--by", type=click.Choice(["modality", "task"]), default="modality", show_default=True,
+              help="Columns: the modality or the task of the test questions.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
+              help="Significance level of the improvement cells (exact McNemar).")
+@_selection_options
+@click.option("--output-dir", "-o", required=True, type=click.Path(file_okay=False), help="Where the matrix goes.")
+def matrix(models, base, base_name, data, by, alpha, output_dir, **options):
+    """The cross-modality (or cross-task) generalization matrix.
+
+    Evaluates every model of --models (and --base) on all the questions of
+    --data, each into OUTPUT_DIR/NAME/ (resumable), and writes matrix.json,
+    matrix.md and matrix.png (rows: the model, i.e. what it was trained on;
+    columns: what it is tested on), plus improvement.png with --base.
+    """
+    from ..evaluation import generalization_matrix, parse_named_models
+
+    _quiet_libraries(options["quiet"])
+
+    def announce(name, spec):
+        click.echo(f"== {name}: {spec}", err=True)
+
+    try:
+        named = parse_named_models(models)
+        result, reports = generalization_matrix(
+            named, data, output_dir, by=by, base=base, base_name=base_name, alpha=alpha,
+            on_model=announce, **_eval_kwargs(options),
+        )
+    except _user_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    for name, report in reports.items():
+        for message in report.messages:
+            click.echo(f"medr1: warning: {name}: {message}", err=True)
+    out = Path(output_dir)
+    click.echo((out / "matrix.md").read_text())
+    files = ["matrix.json", "matrix.md", "matrix.png"] + (["improvement.png"] if result.get("improvement") else [])
+    click.echo(f"wrote {', '.join(str(out / f) for f in files)}")
+
+
+def _results_and_predictions(path: str):
+    """A results.json (or the directory holding it) and the predictions.jsonl beside it."""
+    from ..evaluation import PREDICTIONS_FILE, RESULTS_JSON, read_predictions
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / RESULTS_JSON
+    if not p.is_file():
+        raise click.ClickException(f"{path}: no such results.json")
+    try:
+        results = json.loads(p.read_text())
+    except ValueError as exc:
+        raise click.ClickException(f"{p}: not valid JSON: {exc}") from None
+    preds_path = p.parent / PREDICTIONS_FILE
+    if not preds_path.is_file():
+        raise click.ClickException(f"{p}: no {PREDICTIONS_FILE} beside it (the paired test needs per-question outcomes)")
+    found = read_predictions(preds_path)
+    for number, reason in found.bad_lines:
+        click.echo(f"medr1: warning: {preds_path}:{number}: {reason} (left out)", err=True)
+    return results, found.records
+
+
+def comparison_table(comparison: dict, name_a: str, name_b: str) -> str:
+    """The comparison of :func:`medr1_core.evaluation.compare_predictions` as a text table."""
+    header = f"{'cell':44} {'n':>6} {'A':>7} {'B':>7} {'B-A':>7} {'A only':>7} {'B only':>7} {'p':>8}  sig"
+    lines = [f"A: {name_a}", f"B: {name_b}",
+             f"shared questions: {comparison['shared']} (only in A: {comparison['only_a']}, only in B: "
+             f"{comparison['only_b']}); sig: exact McNemar p < {comparison['alpha']}, per cell", "", header,
+             "-" * len(header)]
+
+    def row(label: str, c: dict) -> str:
+        if not c["n"]:
+            return f"{label:44} {0:>6}"
+        return (f"{label:44} {c['n']:>6} {100 * c['accuracy_a']:>6.1f}% {100 * c['accuracy_b']:>6.1f}% "
+                f"{100 * c['difference']:>+6.1f} {c['a_only']:>7} {c['b_only']:>7} {c['p_value']:>8.4f}  "
+                + ("*" if c["significant"] else ""))
+
+    lines.append(row("overall", comparison["overall"]))
+    for m, c in comparison["by_modality"].items():
+        lines.append(row(f"modality {m}", c))
+    for t, c in comparison["by_task"].items():
+        lines.append(row(f"task {t}", c))
+    for m, cells in comparison["by_modality_task"].items():
+        for t, c in cells.items():
+            lines.append(row(f"{m} x {t}", c))
+    return "\n".join(lines)
+
+
+@eval_.command("compare")
+@click.argument("a", metavar="A/results.json")
+@click.argument("b", metavar="B/results.json")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,
+              help="Significance level (exact McNemar, per cell).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def compare(a, b, alpha, as_json):
+    """Paired comparison of two evaluations on the questions both answered.
+
+    For every cell (overall, each modality, each task, each modality x task)
+    prints both accuracies, B minus A, the discordant counts and the exact
+    McNemar p-value, flagging p < --alpha. Reads the predictions.jsonl beside
+    each results.json (a directory holding one works too).
+    """
+    from ..evaluation import compare_predictions
+    from ..plugins import get_plugins
+
+    results_a, preds_a = _results_and_predictions(a)
+    results_b, preds_b = _results_and_predictions(b)
+    plugins = get_plugins()
+    comparison = compare_predictions(
+        preds_a, preds_b, alpha=alpha,
+        modality_order=plugins.modalities.names(), task_order=plugins.tasks.names(),
+    )
+    comparison["a"] = {"results": str(a), "model": results_a.get("model")}
+    comparison["b"] = {"results": str(b), "model": results_b.get("model")}
+    if as_json:
+        click.echo(json.dumps(comparison, indent=2))
+        return
+    if not comparison["shared"]:
+        raise click.ClickException(f"{a} and {b} have no question id in common: nothing to compare")
+    click.echo(comparison_table(comparison, f"{results_a.get('model')} ({a})", f"{results_b.get('model')} ({b})"))
