@@ -252,8 +252,11 @@ def compare_predictions(
     by chance; ``p_holm`` gives Holm-adjusted p-values over all cells of the
     modality x task table for a family-wise reading.
     """
-    index_a = {p["id"]: p for p in a}
-    index_b = {p["id"]: p for p in b}
+    index_a: dict[str, Mapping[str, Any]] = {}
+    index_b: dict[str, Mapping[str, Any]] = {}
+    for index, preds in ((index_a, a), (index_b, b)):
+        for p in preds:
+            index.setdefault(p["id"], p)  # the first record of an id, as read_predictions keeps
     shared = [i for i in index_a if i in index_b]
     groups: dict[str, dict] = {"overall": [], "by_modality": {}, "by_task": {}, "by_modality_task": {}}
     for i in shared:
@@ -607,11 +610,13 @@ def evaluate(
     from .samples import VARIANTS
 
     plugins = plugins or get_plugins()
-    batch_size = batch_size or DEFAULT_BATCH_SIZE
+    batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
     if batch_size < 1:
         raise EvalError(f"--batch-size must be at least 1, got {batch_size}")
     if limit is not None and limit < 1:
         raise EvalError(f"--limit must be at least 1, got {limit}")
+    if max_new_tokens is not None and max_new_tokens < 1:
+        raise EvalError(f"--max-new-tokens must be at least 1, got {max_new_tokens}")
     settings = SamplingSettings(max_new_tokens=max_new_tokens or DEFAULT_MAX_NEW_TOKENS)
     wanted_modalities = _canonical(plugins.modalities, modalities)
     wanted_tasks = _canonical(plugins.tasks, tasks)

@@ -65,8 +65,7 @@ def heatmap(
     height = max(3.5, 1.6 + 0.6 * rows)
     fig, ax = plt.subplots(figsize=(width, height), dpi=110)
     try:
-        colormap = plt.get_cmap(cmap).copy()
-        colormap.set_bad("#dddddd")
+        colormap = plt.get_cmap(cmap).with_extremes(bad="#dddddd")
         image = ax.imshow(np.ma.masked_invalid(grid), cmap=colormap, vmin=vmin, vmax=vmax, aspect="auto")
         ax.set_xticks(range(cols), labels=list(col_labels), rotation=35, ha="right")
         ax.set_yticks(range(rows), labels=list(row_labels))
