@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import click
 import pytest
 
-from medr1_core.cli.train_cmd import build_overrides, parse_reward_weights
+from medr1_core.cli.train_cmd import build_overrides
+from medr1_core.composition import RewardConfigError
 from medr1_core.config import ConfigError, load_config
 
 
@@ -37,7 +37,6 @@ def test_yaml_with_overrides(tmp_path):
         ("grpo:\n  num_generations: 1\n", ["grpo.num_generations: Input should be greater than or equal to 2"]),
         ("grpo:\n  loss_type: ppo\n", ["grpo.loss_type", "'grpo'", "'dapo'"]),
         ("learning_rate: 1e-5\n", ["learning_rate: unknown field"]),
-        ("rewards:\n  format: {wieght: 2}\n", ["rewards.format.wieght: unknown field"]),
     ],
 )
 def test_errors_name_the_field_and_allowed_values(tmp_path, yaml_text, expected):
@@ -64,14 +63,30 @@ def test_not_yaml_and_not_a_mapping(tmp_path):
 
 
 def test_reward_weights_positional_and_named():
-    assert parse_reward_weights("0.5,1,1", ["format", "accuracy", "dtree"]) == {"format": 0.5, "accuracy": 1.0, "dtree": 1.0}
-    assert parse_reward_weights("dtree:0.25", ["format", "accuracy", "dtree"]) == {"dtree": 0.25}
-    with pytest.raises(click.BadParameter, match="2 weight\\(s\\) for 3 reward\\(s\\)"):
-        parse_reward_weights("1,2", ["format", "accuracy", "dtree"])
-    with pytest.raises(click.BadParameter, match="'acc' is not among the selected rewards"):
-        parse_reward_weights("acc:2", ["format", "accuracy"])
-    with pytest.raises(click.BadParameter, match="expected numbers"):
-        parse_reward_weights("a,b", ["format", "accuracy"])
+    names = {"rewards": "format,accuracy,dtree"}
+    positional = build_overrides({}, {**names, "reward_weights": "0.5,1,1"}, ())["rewards"]
+    assert [e["weight"] for e in positional.values()] == [0.5, 1.0, 1.0]
+    named = build_overrides({}, {**names, "reward_weights": "dtree:0.25"}, ())["rewards"]
+    assert named["dtree"]["weight"] == 0.25 and named["format"]["weight"] == 1.0
+    with pytest.raises(RewardConfigError, match=r"2 weight\(s\) for 3 reward\(s\)"):
+        build_overrides({}, {**names, "reward_weights": "1,2"}, ())
+    with pytest.raises(RewardConfigError, match="'acc' is not one of the selected rewards"):
+        build_overrides({}, {"rewards": "format,accuracy", "reward_weights": "acc:2"}, ())
+    with pytest.raises(RewardConfigError, match="must be a number"):
+        build_overrides({}, {"rewards": "format,accuracy", "reward_weights": "a,b"}, ())
+
+
+def test_reward_entries_are_checked_when_the_config_loads(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("rewards:\n  format: {wieght: 2}\n")
+    with pytest.raises(ConfigError, match=r"rewards.*unknown key\(s\) wieght"):
+        load_config(path)
+
+
+def test_tiny_model_gets_its_preset_unless_set():
+    config = load_config(overrides={"model": "tiny", "grpo.learning_rate": 0.01})
+    assert config.grpo.max_completion_length == 48 and config.grpo.beta == 0.0
+    assert config.grpo.learning_rate == 0.01
 
 
 def test_cli_rewards_keep_params_from_the_config_file():
@@ -80,8 +95,8 @@ def test_cli_rewards_keep_params_from_the_config_file():
         base, {"rewards": "format,accuracy,dtree", "reward_weights": "0.5,1,1", "max_steps": 3}, ("grpo.beta=0.0",)
     )
     assert overrides["rewards"] == {
-        "format": {"weight": 0.5},
-        "accuracy": {"params": {"open_threshold": 0.8}, "weight": 1.0},
-        "dtree": {"weight": 1.0},
+        "format": {"reward": "format", "weight": 0.5, "params": {}},
+        "accuracy": {"reward": "accuracy", "weight": 1.0, "params": {"open_threshold": 0.8}},
+        "dtree": {"reward": "dtree", "weight": 1.0, "params": {}},
     }
     assert overrides["grpo.max_steps"] == 3 and overrides["grpo.beta"] == 0.0
