@@ -219,17 +219,15 @@ def is_tiny_vlm_dir(path: str | Path, seed: int | None = None) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def _build_tokenizer():
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+def _train_bpe(tok, special_tokens: list[str], vocab_size: int = _VOCAB_SIZE) -> None:
+    """Train the empty byte-level BPE ``tokenizers.Tokenizer`` *tok* (pipeline already set) on
+    :func:`tiny_corpus`, in place; *special_tokens* get the first ids. Shared with :mod:`.tiny_qwen`."""
+    from tokenizers import AddedToken, pre_tokenizers, trainers
 
-    tok = Tokenizer(models.BPE(unk_token=None, fuse_unk=False, byte_fallback=False))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=_VOCAB_SIZE,
+        vocab_size=vocab_size,
         min_frequency=1,
-        special_tokens=[AddedToken(t, special=True, normalized=False) for t in _SPECIAL_TOKENS],
+        special_tokens=[AddedToken(t, special=True, normalized=False) for t in special_tokens],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
@@ -238,6 +236,16 @@ def _build_tokenizer():
     for tag in _FORMAT_TOKENS:
         corpus = [line.replace(tag, " ") for line in corpus]
     tok.train_from_iterator(corpus, trainer=trainer)
+
+
+def _build_tokenizer():
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token=None, fuse_unk=False, byte_fallback=False))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    _train_bpe(tok, _SPECIAL_TOKENS)
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in _FORMAT_TOKENS])
 
     hf_tok = PreTrainedTokenizerFast(
