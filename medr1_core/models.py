@@ -2,7 +2,9 @@
 
 ``--model`` takes a hub id (``Qwen/Qwen2-VL-2B-Instruct``), a local model
 directory, a run directory or checkpoint written by ``medr1 train``, or
-``tiny`` (the offline tiny VLM of :mod:`medr1_core.tiny`). Loading is always the
+``tiny`` (the offline tiny LLaVA-style VLM of :mod:`medr1_core.tiny`), or
+``tiny-qwen2-vl`` / ``tiny-qwen2.5-vl`` (tiny random models with the real Qwen
+architectures, :mod:`medr1_core.tiny_qwen`; their processors need torchvision). Loading is always the
 real thing: ``AutoModelForImageTextToText`` / ``AutoProcessor`` ``from_pretrained``.
 """
 
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RUN_CONFIG = "config.yaml"
+TINY_QWEN_NAMES = {"tiny-qwen2-vl": "2", "tiny-qwen2.5-vl": "2.5"}
 FINAL_MODEL_DIR = "final"
 
 
@@ -57,6 +60,10 @@ def resolve_model(spec: str) -> ResolvedModel:
 
     if spec == TINY_MODEL_NAME:
         return ResolvedModel(str(build_tiny_vlm()))
+    if spec in TINY_QWEN_NAMES:
+        from .tiny_qwen import build_tiny_qwen2vl
+
+        return ResolvedModel(str(build_tiny_qwen2vl(version=TINY_QWEN_NAMES[spec])))
     path = Path(spec).expanduser()
     if not path.exists():
         if spec.startswith((".", "/", "~")) or spec.count("/") > 1:

@@ -136,3 +136,14 @@ def test_two_processes_train_data_parallel_with_gloo(tmp_path):
     assert [m["step"] for m in metrics] == [1, 2]  # rank 0 alone writes
     # two processes x 8 completions per device = 4 questions a step out of 200
     assert metrics[-1]["epoch"] == pytest.approx(2 * 4 / 200)
+
+
+def test_tiny_qwen_without_torchvision_says_what_to_install(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("torchvision") is not None:
+        pytest.skip("torchvision is installed here; tests/test_qwen2vl.py trains the tiny Qwen2-VL instead")
+    proc = run_cli("train", "--model", "tiny-qwen2-vl", "--data", "sample", "--max-steps", "1",
+                   "--output-dir", str(tmp_path / "r"), check=False)
+    assert proc.returncode != 0
+    assert "Qwen2-VL's processor needs torchvision, which is not installed: pip install torchvision" in proc.stderr

@@ -114,7 +114,8 @@ def train(config_path, resume, sets, **options):
 
     try:
         summary = run_training(config, resume=resume)
-    except (UnknownNameError, RewardParamsError, RewardConfigError, RunDirError, DataError, FileNotFoundError) as exc:
+    except (UnknownNameError, RewardParamsError, RewardConfigError, RunDirError, DataError, FileNotFoundError,
+            ImportError) as exc:
         raise click.ClickException(str(exc)) from None
     if summary:
         _print_summary(summary)
