@@ -502,15 +502,18 @@ class LazyImages:
     for one bad image; it stops only if no image in the dataset can be read.
     """
 
-    def __init__(self, base: "datasets.Dataset", modalities: dict[str, Any], multi: bool):
+    def __init__(self, base: "datasets.Dataset", *, modalities: dict[str, Any], tasks: dict[str, Any],
+                 variant: str, multi: bool):
         self.base = base
         self.modalities = modalities
+        self.tasks = tasks
+        self.variant = variant
         self.multi = multi
         self.stats = ImageStats()
         self._replacement: dict[int, int] = {}
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        columns = [c for c in batch if c not in ("_row", "prompt_text", "image_paths")]
+        columns = [c for c in batch if c not in ("_row", "image_paths")]
         out: dict[str, list] = {"prompt": [], "images" if self.multi else "image": [], "image_paths": []}
         out.update({c: [] for c in columns})
         for i, row in enumerate(batch["_row"]):
@@ -518,12 +521,18 @@ class LazyImages:
             images = self._open(values)
             if images is None:
                 values, images = self._substitute(row)
-            out["prompt"].append(_conversation(values["prompt_text"], len(images)))
+            out["prompt"].append(self._prompt(values, len(images)))
             out["images" if self.multi else "image"].append(images if self.multi else images[0])
             out["image_paths"].append(values["image_paths"])
             for c in columns:
                 out[c].append(values[c])
         return out
+
+    def _prompt(self, values: dict, n_images: int) -> list[dict[str, Any]]:
+        from .prompts import build_prompt, conversation
+
+        sample = Sample.from_row(values)
+        return conversation(build_prompt(sample, self.tasks.get(sample.task), self.variant), n_images)
 
     def _open(self, values: dict) -> list | None:
         from .images import DEFAULT_MODALITY, ImageError, open_image
@@ -578,12 +587,6 @@ class LazyImages:
         )
 
 
-def _conversation(prompt: str, n_images: int) -> list[dict[str, Any]]:
-    from .prompts import conversation
-
-    return conversation(prompt, n_images)
-
-
 def training_dataset(
     samples: Sequence[Sample],
     *,
@@ -624,16 +627,20 @@ def training_dataset(
     multi = any(len(s.images) != 1 for s in samples)
     tasks = {name: plugins.tasks.get(name) for name in {s.task for s in samples if s.task}}
     modalities = {name: plugins.modalities.get(name) for name in {s.modality for s in samples if s.modality}}
+    first_of_task: dict[str | None, Sample] = {}
+    for sample in samples:
+        first_of_task.setdefault(sample.task, sample)
+    for sample in first_of_task.values():  # a task's template problem shows now, not mid-run
+        build_prompt(sample, tasks.get(sample.task), variant)
     columns: dict[str, list] = {key: [] for key in ("id", "question", "options", "answer", "modality", "task", "dataset")}
-    columns.update(prompt_text=[], image_paths=[], _row=[])
+    columns.update(image_paths=[], _row=[])
     for index, sample in enumerate(samples):
         for key, value in sample.to_row().items():
             columns[key].append(value)
-        columns["prompt_text"].append(build_prompt(sample, tasks.get(sample.task), variant))
         columns["image_paths"].append([image_path(sample, p, image_root) for p in sample.images])
         columns["_row"].append(index)
     base = datasets.Dataset.from_dict(columns)
-    return base.with_transform(LazyImages(base, modalities, multi))
+    return base.with_transform(LazyImages(base, modalities=modalities, tasks=tasks, variant=variant, multi=multi))
 
 
 def image_stats(dataset: "datasets.Dataset") -> ImageStats:

@@ -136,3 +136,22 @@ def test_empty_and_imageless_inputs_are_refused():
         training_dataset([Sample(id="t", question="q", answer="a")])
     with pytest.raises(ValueError, match="unknown prompt variant"):
         training_dataset(samples(1), variant="cot")
+
+
+def test_a_task_template_problem_is_raised_when_the_dataset_is_built(tmp_path):
+    from medr1_core import Task, hookimpl
+    from medr1_core.plugins import load_plugins
+
+    class OnlyThink:
+        @hookimpl
+        def medr1_register_tasks(self, register):
+            register(Task(id="report_check", name="Report check", prompts={"think": "{question}\n{options}\nThink."}))
+
+    plugins = load_plugins(extra=[("only-think", OnlyThink())])
+    items = samples(2)
+    items[1].task = "report_check"
+    write_images(tmp_path, items)
+    with pytest.raises(ValueError, match="task 'report_check' has no 'nothink' prompt template"):
+        training_dataset(items, plugins=plugins, variant="nothink", image_root=tmp_path)
+    row = training_dataset(items, plugins=plugins, image_root=tmp_path)[1]
+    assert row["prompt"][0]["content"][-1]["text"].endswith("Think.")

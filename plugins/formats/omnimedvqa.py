@@ -33,7 +33,6 @@ DESCRIPTION = (
 )
 
 _QA = "QA_information"
-_OPTION_KEYS = tuple((f"option_{letter}", letter) for letter in "ABCDEFGH")
 
 
 def dataset_root(path: Path) -> Path:
@@ -120,14 +119,19 @@ def _sample(record: object, file: Path, index: int, labels) -> Sample | str:
     if not isinstance(question, str) or not question.strip():
         return "no 'question' text"
     options = {}
-    for key, letter in _OPTION_KEYS:
-        text = record.get(key)
-        if text is None:
+    for key, text in record.items():
+        if not key.startswith("option_") or text is None:
+            continue
+        letter = key[7:]
+        if len(letter) != 1 or not "A" <= letter <= "Z":
             continue
         if not isinstance(text, str):
             text = str(text)  # numeric option texts ("1", "2") are written as numbers in some files
-        if text.strip():
-            options[letter] = text.strip()
+        text = text.strip()
+        if text:
+            options[letter] = text
+    if list(options) != sorted(options):
+        options = dict(sorted(options.items()))
     if len(options) < 2:
         return f"no options parsed: found {len(options)} non-empty option_A..option_D field(s), need at least 2"
     letter, reason = answer_letter(record.get("gt_answer"), options)
