@@ -87,3 +87,15 @@ def test_image_settings_follow_med_r1_bounds_and_dicom_windows_for_ct_mri_xray()
         assert modality.image_mode == "RGB"
         assert modality.min_pixels == 56 * 56 and modality.max_pixels == 384 * 384
         assert modality.dicom_window == (mid in {"ct", "mri", "xray"})
+
+
+def test_default_trees_name_decision_trees_the_dtree_reward_ships():
+    from pathlib import Path
+
+    import medr1_plugins
+
+    trees = {p.stem for p in (Path(medr1_plugins.__file__).parent / "rewards" / "trees").glob("*.yaml")}
+    plugins = get_plugins()
+    named = {tree for mid in IDS for tree in plugins.modalities.get(mid).default_trees}
+    assert named and named <= trees, f"unknown trees: {sorted(named - trees)}"
+    assert "knee_oa_kl" in plugins.modalities.get("xray").default_trees

@@ -7,6 +7,8 @@ Tomography"``), matched case- and punctuation-insensitively, and how its images
 are prepared: converted to RGB (vision towers take three channels) and resized,
 keeping the aspect ratio, to lie within 56x56..384x384 pixels, close to Med-R1's
 Qwen2-VL settings. CT, MRI and X-ray read a DICOM header's window centre/width.
+``default_trees`` names the decision trees of the ``dtree`` reward
+(``plugins/rewards/trees/<id>.yaml``) that apply to the modality.
 
 A third-party package adds a modality the same way::
 
@@ -45,6 +47,7 @@ MODALITIES = (
         "CT (computed tomography)",
         ("CT(Computed Tomography)", "Computed Tomography", "CT scan", "CT imaging", "Computerized Tomography"),
         dicom_window=True,
+        default_trees=("ct_covid_rsna", "modality_cues"),
     ),
     _modality(
         "mri",
@@ -57,28 +60,33 @@ MODALITIES = (
             "MRI scan",
         ),
         dicom_window=True,
+        default_trees=("modality_cues",),
     ),
     _modality(
         "xray",
         "X-ray radiography",
         ("X-Ray", "X ray", "Radiography", "Radiograph", "Plain film", "Mammography", "Mammogram", "CXR"),
         dicom_window=True,
+        default_trees=("cxr_pneumonia_covid", "knee_oa_kl", "mammography_birads", "modality_cues"),
     ),
     _modality(
         "ultrasound",
         "Ultrasound",
         ("US", "Ultrasonography", "Sonography", "Ultrasound imaging", "Echography"),
+        default_trees=("modality_cues",),
     ),
     _modality(
         "dermoscopy",
         "Dermoscopy",
         ("Dermatoscopy", "Dermoscopic imaging", "Dermoscopy images", "Skin lesion photography"),
+        default_trees=("dermoscopy_melanoma_abcd", "modality_cues"),
     ),
     _modality(
         "fundus",
         "Fundus photography",
         ("Fundus Photography", "Fundus photo", "Fundus imaging", "Retinal fundus photography",
          "Color fundus photography", "CFP"),
+        default_trees=("fundus_dr_icdr", "modality_cues"),
     ),
     _modality(
         "oct",
@@ -88,12 +96,14 @@ MODALITIES = (
             "Optical Coherence Tomography",
             "Retinal OCT",
         ),
+        default_trees=("modality_cues",),
     ),
     _modality(
         "microscopy",
         "Microscopy",
         ("Microscopy Images", "Microscope", "Light microscopy", "Histopathology", "Histology", "Cytology",
          "Pathology"),
+        default_trees=("modality_cues",),
     ),
 )
 
