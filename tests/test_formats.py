@@ -276,7 +276,7 @@ def test_jsonl_reads_sample_shape_and_reports_bad_lines(tmp_path):
     reasons = {b.index: b.reason for b in bad}
     assert set(reasons) == {3, 4, 5, 6, 7}
     assert "not valid JSON" in reasons[3]
-    assert reasons[4].startswith("options")
+    assert reasons[4] == "options: Input should be a valid dictionary or a valid list"
     assert "neither an option letter nor the text of one option" in reasons[5]
     assert "unknown modality 'PET-CT'" in reasons[6]
     assert "colour: Extra inputs are not permitted" in reasons[7]

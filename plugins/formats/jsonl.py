@@ -118,11 +118,20 @@ def read(path: Path, labels) -> Iterator[Sample | BadRecord]:
 
 
 def _explain(exc) -> str:
-    parts = []
+    """pydantic's errors as ``field: problem`` (the alternatives of a union joined with 'or')."""
+    by_field: dict[str, list[str]] = {}
     for error in exc.errors():
-        where = ".".join(str(p) for p in error["loc"]) or "record"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
+        parts = [str(p) for p in error["loc"] if not (isinstance(p, str) and ("[" in p or p in _TYPE_TAGS))]
+        messages = by_field.setdefault(".".join(parts) or "record", [])
+        message = error["msg"]
+        if messages and message.startswith("Input should be "):
+            message = message.removeprefix("Input should be ")
+        if message not in messages:
+            messages.append(message)
+    return "; ".join(f"{field}: {' or '.join(messages)}" for field, messages in by_field.items())
+
+
+_TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none"}
 
 
 def _sample(record, file: Path, index: int, labels) -> Sample | str:
