@@ -30,7 +30,8 @@ def make_distribution(tmp_path, monkeypatch):
 
     def make(dist: str, module: str, source: str, entry_point: str | None = None) -> Path:
         (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
-        info = tmp_path / f"{dist}-1.0.dist-info"
+        # dist-info folder names use underscores: "medr1-broken-1.0" would read as "medr1"
+        info = tmp_path / f"{dist.replace('-', '_')}-1.0.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
         (info / "entry_points.txt").write_text(f"[medr1]\n{entry_point or dist} = {module}\n")
