@@ -576,6 +576,10 @@ def evaluate(
     variant: str | None = None,
     batch_size: int | None = None,
     max_new_tokens: int | None = None,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int = 0,
     limit: int | None = None,
     backend: str = "transformers",
     device: str | None = None,
@@ -595,7 +599,8 @@ def evaluate(
     the one the model was trained with, else ``think``. Questions already in
     ``output_dir/predictions.jsonl`` are not generated again (resume);
     ``limit`` keeps a seeded random subset of that many questions (the same
-    subset every run). ``generator`` (anything with
+    subset every run). Decoding is greedy unless ``do_sample`` (then
+    ``temperature``, ``top_p`` and ``seed`` apply). ``generator`` (anything with
     ``generate(conversations, images) -> texts``) and ``samples`` replace the
     model loading and data loading, for tests and benchmarks.
 
@@ -617,7 +622,13 @@ def evaluate(
         raise EvalError(f"--limit must be at least 1, got {limit}")
     if max_new_tokens is not None and max_new_tokens < 1:
         raise EvalError(f"--max-new-tokens must be at least 1, got {max_new_tokens}")
-    settings = SamplingSettings(max_new_tokens=max_new_tokens or DEFAULT_MAX_NEW_TOKENS)
+    settings = SamplingSettings(
+        max_new_tokens=max_new_tokens or DEFAULT_MAX_NEW_TOKENS,
+        do_sample=do_sample,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+    )
     wanted_modalities = _canonical(plugins.modalities, modalities)
     wanted_tasks = _canonical(plugins.tasks, tasks)
 

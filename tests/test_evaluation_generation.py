@@ -75,3 +75,16 @@ def test_vllm_backend_is_only_used_when_installed_and_asked_for(tmp_path):
         pytest.skip("vllm is installed here; its generator needs a GPU model to test")
     with pytest.raises(BackendUnavailable, match=r"pip install 'medr1\[vllm\]'"):
         make_generator(str(tmp_path), backend="vllm")
+
+
+@pytest.mark.slow
+def test_sampling_is_opt_in_and_seeded(generator, images):
+    convs = [conversation(q) for q in QUESTIONS]
+    sampler = TransformersGenerator(
+        generator.model, generator.processor,
+        SamplingSettings(max_new_tokens=10, do_sample=True, temperature=1.5, seed=7),
+    )
+    assert sampler.generation_config.do_sample is True
+    first = sampler.generate(convs, images)
+    assert sampler.generate(convs, images) == first  # same seed, same samples
+    assert first != generator.generate(convs, images)  # not the greedy answers
