@@ -182,21 +182,8 @@ def _agree(blocks: Sequence[str], options: Mapping[str, str] | None) -> tuple[bo
     return len(norm) == 1, ()
 
 
-def parse_completion(text: str, *, options: Mapping[str, str] | None = None, variant: str = "think") -> Completion:
-    """Parse ``text`` once into a :class:`~medr1_core.samples.Completion`.
-
-    ``options`` (the sample's ``{"A": "CT", ...}``) lets option texts map to
-    letters; ``variant`` (``think``, ``nothink``, ``think_after``) decides which
-    structure is well-formed. Tags are exact and lower-case (``<think>``,
-    ``</think>``, ``<answer>``, ``</answer>``); a tag inside an open block is
-    text of that block (and a ``tags`` problem), so an answer hidden inside the
-    reasoning does not count. Unclosed blocks are not blocks.
-    """
-    if variant not in CHECKS:
-        raise ValueError(f"unknown prompt variant {variant!r}; expected one of {', '.join(VARIANTS)}")
-    if not isinstance(text, str):
-        text = "" if text is None else str(text)
-
+def _scan_tags(text: str) -> tuple[list[str], list[str], list[str], bool, bool]:
+    """Blocks and tag problems of any text: one pass over its tags."""
     thinks: list[str] = []
     answers: list[str] = []
     order: list[str] = []  # kinds of the closed blocks, in order
@@ -225,7 +212,15 @@ def parse_completion(text: str, *, options: Mapping[str, str] | None = None, var
         bad_tags = outside = True
     elif pos < len(text) and not text[pos:].isspace():
         outside = True
+    return thinks, answers, order, outside, bad_tags
 
+
+_EXPECTED = {"think": ["think", "answer"], "think_after": ["answer", "think"], "nothink": ["answer"]}
+
+
+def _problems(variant: str, thinks: list[str], answers: list[str], order: list[str], outside: bool,
+              bad_tags: bool) -> list[str]:
+    """The failed checks of :data:`CHECKS` for a scanned completion."""
     problems: list[str] = []
     n_think, n_answer = len(thinks), len(answers)
     if n_think != (0 if variant == "nothink" else 1):
@@ -238,12 +233,36 @@ def parse_completion(text: str, *, options: Mapping[str, str] | None = None, var
         k = order.count(first)
         if not (0 < k < len(order) and all(kind == first for kind in order[:k])):
             problems.append("order")
-    if not order or any(not b.strip() for b in thinks) or any(not b.strip() for b in answers):
+    if not order or not all(map(str.strip, thinks)) or not all(map(str.strip, answers)):
         problems.append("non_empty")
     if outside:
         problems.append("outside_text")
     if bad_tags:
         problems.append("tags")
+    return problems
+
+
+def parse_completion(text: str, *, options: Mapping[str, str] | None = None, variant: str = "think") -> Completion:
+    """Parse ``text`` once into a :class:`~medr1_core.samples.Completion`.
+
+    ``options`` (the sample's ``{"A": "CT", ...}``) lets option texts map to
+    letters; ``variant`` (``think``, ``nothink``, ``think_after``) decides which
+    structure is well-formed. Tags are exact and lower-case (``<think>``,
+    ``</think>``, ``<answer>``, ``</answer>``); a tag inside an open block is
+    text of that block (and a ``tags`` problem), so an answer hidden inside the
+    reasoning does not count. Unclosed blocks are not blocks.
+    """
+    if variant not in CHECKS:
+        raise ValueError(f"unknown prompt variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+
+    thinks, answers, order, outside, bad_tags = _scan_tags(text)
+
+    if order == _EXPECTED[variant] and not outside and not bad_tags and all(map(str.strip, thinks + answers)):
+        problems: tuple[str, ...] | list[str] = ()  # the common, well-formed case
+    else:
+        problems = _problems(variant, thinks, answers, order, outside, bad_tags)
 
     answer: str | None
     letters: tuple[str, ...]
@@ -257,7 +276,7 @@ def parse_completion(text: str, *, options: Mapping[str, str] | None = None, var
         answer = answers[0].strip() if same else None
         if not same:
             letters = ()
-    think = "\n".join(thinks) if thinks else None
+    think = (thinks[0] if len(thinks) == 1 else "\n".join(thinks)) if thinks else None
     return Completion(
         text=text,
         variant=variant,

@@ -4,6 +4,8 @@ Where each is scored:
 
 - ``format``: :func:`medr1_plugins.rewards.format.format_reward`
 - ``accuracy``: :func:`medr1_plugins.rewards.accuracy.accuracy_reward`
+- ``dtree``: :meth:`medr1_plugins.rewards.dtree.DTreeReward.score`, trees in
+  ``trees/*.yaml`` (schema ``dtree.schema.json``)
 
 Every reward reads the :class:`~medr1_core.Completion` parsed once by
 :func:`medr1_core.parsing.parse_completion`; none re-parses the text.
@@ -12,6 +14,7 @@ Every reward reads the :class:`~medr1_core.Completion` parsed once by
 from medr1_core import hookimpl
 
 from .accuracy import accuracy_reward
+from .dtree import DTreeReward
 from .format import format_reward
 
 
@@ -19,3 +22,4 @@ from .format import format_reward
 def medr1_register_rewards(register):
     register(format_reward)
     register(accuracy_reward)
+    register(DTreeReward)

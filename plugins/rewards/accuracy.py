@@ -14,7 +14,7 @@ from medr1_core.parsing import extract_letters
 class AccuracyParams(BaseModel):
     """Parameters of the ``accuracy`` reward."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     require_tags: bool = True
     """Only an ``<answer>`` block counts. If false, a completion with no answer

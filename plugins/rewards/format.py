@@ -11,7 +11,7 @@ from medr1_core.parsing import CHECKS
 class FormatParams(BaseModel):
     """Parameters of the ``format`` reward."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     partial: bool = False
     """Give the fraction of structural checks passed instead of all-or-nothing."""
