@@ -230,8 +230,10 @@ def comparison_table(comparison: dict, name_a: str, name_b: str) -> str:
     def row(label: str, c: dict) -> str:
         if not c["n"]:
             return f"{label:44} {0:>6}"
+        p = c["p_value"]
+        p_text = f"{p:.4f}" if p >= 1e-4 else f"{p:.1e}"
         return (f"{label:44} {c['n']:>6} {100 * c['accuracy_a']:>6.1f}% {100 * c['accuracy_b']:>6.1f}% "
-                f"{100 * c['difference']:>+6.1f} {c['a_only']:>7} {c['b_only']:>7} {c['p_value']:>8.4f}  "
+                f"{100 * c['difference']:>+6.1f} {c['a_only']:>7} {c['b_only']:>7} {p_text:>8}  "
                 + ("*" if c["significant"] else ""))
 
     lines.append(row("overall", comparison["overall"]))
