@@ -226,3 +226,16 @@ def test_bad_arguments_fail_clearly(tmp_path, fake_model):
         evaluate(str(tmp_path / "absent" / "model"), "sample", tmp_path / "e", generator=Scripted(), progress=False)
     with pytest.raises(EvalError, match="batch-size"):
         evaluate(fake_model, "sample", tmp_path / "e", batch_size=0, generator=Scripted(), progress=False)
+
+
+def test_in_memory_samples_such_as_a_held_out_split(tmp_path, fake_model, sample_questions):
+    from medr1_core.data import split
+
+    _, test = split(sample_questions, test_fraction=0.1, seed=0)
+    gen = Scripted()
+    report = evaluate(fake_model, "sample held-out 10%", tmp_path / "eval", samples=test, modalities=["ct", "mri"],
+                      generator=gen, progress=False)
+    wanted = [s for s in test if s.modality in ("ct", "mri")]
+    assert 0 < len(wanted) < len(test)
+    assert report.results["overall"]["n"] == gen.answered == len(wanted)
+    assert report.results["data"] == "sample held-out 10%"
