@@ -61,7 +61,8 @@ def cli():
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
     try:
-        cli.main(args=argv, prog_name="medr1", standalone_mode=False)
+        # click returns the code of a `ctx.exit(n)` / `Exit(n)` instead of exiting
+        rv = cli.main(args=argv, prog_name="medr1", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 130
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    return 0
+    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,191 @@
+"""``medr1 rewards``: list the installed rewards; score completions offline."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def rewards() -> None:
+    """Rewards: what is installed, and scoring completions from a JSONL file."""
+
+
+def _params(cls) -> list[dict]:
+    out = []
+    for name, field in cls.Params.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        ann = field.annotation
+        annotation = str(ann).replace("typing.", "") if getattr(ann, "__args__", None) else ann.__name__
+        out.append({"name": name, "type": annotation, "default": default,
+                    "description": " ".join((field.description or "").split())})
+    return out
+
+
+@rewards.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of text.")
+def list_(as_json: bool) -> None:
+    """List rewards: name, description, parameters with defaults, and the plugin providing each."""
+    from ..plugins import get_plugins
+
+    registry = get_plugins().rewards
+    items = [
+        {"name": name, "description": cls.description, "origin": registry.origin(name), "range": list(cls.range),
+         "params": _params(cls)}
+        for name, cls in registry.items()
+    ]
+    if as_json:
+        click.echo(json.dumps(items, indent=2, default=str))
+        return
+    for item in items:
+        click.echo(f"{item['name']}  [{item['origin']}]")
+        if item["description"]:
+            click.echo(f"    {item['description']}")
+        for p in item["params"]:
+            click.echo(f"    --{p['name']} ({p['type']}, default {p['default']!r})")
+            if p["description"]:
+                click.echo(f"        {p['description']}")
+
+
+def _read(path: Path, plugins, notes: list[str]):
+    """Yield ``(line number, Sample, completion)`` for good lines; bad ones go to ``notes``."""
+    from ..samples import Sample
+
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                notes.append(f"{path}:{number}: skipped: invalid JSON ({exc.msg})")
+                continue
+            problem = _check_row(row)
+            if problem:
+                notes.append(f"{path}:{number}: skipped: {problem}")
+                continue
+            labels = {}
+            for key, registry in (("modality", plugins.modalities), ("task", plugins.tasks)):
+                label = row.get(key)
+                labels[key] = registry.resolve(label) if label else None
+                if label and labels[key] is None:
+                    notes.append(f"{path}:{number}: note: unknown {key} '{label}' (scored without one)")
+            options = row.get("options")
+            sample = Sample(
+                id=str(row.get("id", number)),
+                question=str(row.get("question") or ""),
+                answer=str(row["answer"]),
+                options={str(k): str(v) for k, v in options.items()} if options else None,
+                modality=labels["modality"],
+                task=labels["task"],
+                dataset=row.get("dataset"),
+            )
+            yield number, sample, row["completion"]
+
+
+def _check_row(row) -> str | None:
+    if not isinstance(row, dict):
+        return f"expected a JSON object, got {type(row).__name__}"
+    completion = row.get("completion")
+    if not isinstance(completion, (str, list)):
+        return "'completion' must be a string or a list of chat messages"
+    if not isinstance(row.get("answer"), (str, int)) or str(row.get("answer")).strip() == "":
+        return "'answer' must be the correct letter or reference text"
+    options = row.get("options")
+    if options is not None and not (isinstance(options, dict) and all(isinstance(v, str) for v in options.values())):
+        return "'options' must be null or an object of letter -> text"
+    return None
+
+
+@rewards.command()
+@click.option("--rewards", "names", help="Comma-separated rewards (names or file.py:func); default: the config's, "
+              "or format,accuracy.")
+@click.option("--reward-weights", "weights", help="'0.5,1,1' (one per reward) or 'format:0.5,dtree:2'.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML config with a 'rewards' section (weights, params).")
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSONL: id, question, options, answer, modality, task, completion.")
+@click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write scores here (JSONL) instead of stdout.")
+@click.option("--variant", type=click.Choice(["think", "nothink", "think_after"]), default="think", show_default=True,
+              help="Prompt variant the completions answered.")
+@click.option("--strict", is_flag=True, help="A reward that raises stops the run (default: its scores become null).")
+@click.option("--batch-size", default=1024, show_default=True, help="Completions scored per batch.")
+def score(names, weights, config_path, input_path, output_path, variant, strict, batch_size) -> None:
+    """Score completions in a JSONL file with composed rewards.
+
+    Writes one line per good input line, in input order:
+    {"id", "rewards": {name: score or null}, "total": weighted sum or null};
+    then a summary on stderr. Bad lines are reported with their line number and skipped.
+    """
+    from tqdm import tqdm
+
+    from ..composition import RewardConfigError, RewardOutputError, compose, load_config
+    from ..parsing import completion_text, make_rollouts
+    from ..plugins import get_plugins
+    from ..registry import UnknownNameError
+    from ..rewards import RewardParamsError
+
+    try:
+        config = load_config(config_path) if config_path else None
+        composed = compose(names, weights, config, strict=strict)
+    except (RewardConfigError, RewardParamsError, UnknownNameError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+
+    plugins = get_plugins()
+    notes: list[str] = []
+    out = output_path.open("w", encoding="utf-8") if output_path else sys.stdout
+    sums = {n: 0.0 for n in composed.names}
+    counts = {n: 0 for n in composed.names}
+    nones = {n: 0 for n in composed.names}
+    scored = parse_failures = 0
+    total_lines = sum(1 for _ in input_path.open(encoding="utf-8"))
+
+    def flush(batch):
+        nonlocal scored, parse_failures
+        if not batch:
+            return
+        rollouts = make_rollouts([s for _n, s, _c in batch], [completion_text(c) for _n, _s, c in batch], variant)
+        result = composed.score(rollouts)
+        for i, (_number, sample, _c) in enumerate(batch):
+            row = result.row(i)
+            out.write(json.dumps({"id": sample.id, "rewards": row, "total": result.total[i]}) + "\n")
+            for name, value in row.items():
+                if value is None:
+                    nones[name] += 1
+                else:
+                    sums[name] += value
+                    counts[name] += 1
+            completion = rollouts[i].completion
+            parse_failures += (not completion.well_formed) or completion.answer is None
+        scored += len(batch)
+
+    try:
+        batch = []
+        with tqdm(total=total_lines, unit="line", file=sys.stderr, disable=None, desc="scoring") as bar:
+            for number, sample, completion in _read(input_path, plugins, notes):
+                batch.append((number, sample, completion))
+                if len(batch) >= batch_size:
+                    flush(batch)
+                    bar.update(len(batch))
+                    batch = []
+            flush(batch)
+            bar.update(bar.total - bar.n)
+    except RewardOutputError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if output_path:
+            out.close()
+
+    skipped = sum(1 for n in notes if ": skipped: " in n)
+    for note in notes:
+        click.echo(note, err=True)
+    click.echo(f"\nscored {scored} completion(s) from {input_path}; skipped {skipped} bad line(s); "
+               f"{parse_failures} parse failure(s) (not well-formed or no answer)", err=True)
+    click.echo(f"{'reward':<24}{'weight':>8}{'mean':>9}{'None':>7}{'failed batches':>16}", err=True)
+    for name, weight in zip(composed.names, composed.weights):
+        mean = f"{sums[name] / counts[name]:.3f}" if counts[name] else "-"
+        click.echo(f"{name:<24}{weight:>8g}{mean:>9}{nones[name]:>7}{composed.failures[name]:>16}", err=True)

@@ -1,0 +1,163 @@
+"""``medr1 rules``: check decision-tree files and see how one judges a completion.
+
+The decision-tree engine belongs to the ``dtree`` reward plugin; this command
+reaches it through the reward registry (``check_files`` and ``explain`` on the
+reward class), never by importing the plugin.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+def _dtree_class():
+    from ..plugins import get_plugins
+    from ..registry import UnknownNameError
+
+    try:
+        cls = get_plugins().rewards.get("dtree")
+    except UnknownNameError as exc:
+        raise click.ClickException(f"no 'dtree' reward is installed: {exc}") from None
+    if not (hasattr(cls, "check_files") and hasattr(cls, "explain")):
+        raise click.ClickException(f"the installed 'dtree' reward ({cls.__module__}) does not support `medr1 rules`")
+    return cls
+
+
+@click.group()
+def rules() -> None:
+    """Decision-tree rule files of the dtree reward: validate, explain."""
+
+
+@rules.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check tree files (YAML/JSON; folders: every tree in them) against the schema and for meaning.
+
+    Prints each problem as FILE: JSON-PATH: what was expected. Exits 1 if any file is invalid.
+    """
+    results = _dtree_class().check_files(files)
+    if not results:
+        raise click.ClickException(f"no tree files (*.yaml, *.yml, *.json) in {', '.join(map(str, files))}")
+    bad = 0
+    for path, errors, summary in results:
+        if errors:
+            bad += 1
+            for error in errors:
+                click.echo(error, err=True)
+        else:
+            click.echo(f"ok {path}: {summary}")
+    if bad:
+        click.echo(f"{bad} of {len(results)} tree file(s) invalid", err=True)
+        raise click.exceptions.Exit(1)
+
+
+def parse_options(text: str | None) -> dict[str, str] | None:
+    """``'A=CT;B=MRI'`` or a JSON object -> ``{"A": "CT", "B": "MRI"}``."""
+    if not text:
+        return None
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise click.BadParameter(f"invalid JSON: {exc.msg}", param_hint="--options") from None
+        if not isinstance(value, dict):
+            raise click.BadParameter("expected a JSON object of letter -> text", param_hint="--options")
+        return {str(k): str(v) for k, v in value.items()}
+    options = {}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        letter, sep, option = part.partition("=")
+        if not sep or not letter.strip():
+            raise click.BadParameter(f"expected 'A=text;B=text', got {part!r}", param_hint="--options")
+        options[letter.strip()] = option.strip()
+    return options
+
+
+@rules.command()
+@click.argument("tree")
+@click.option("--question", required=True, help="The question asked.")
+@click.option("--completion", required=True, help="The model's completion (with <think>/<answer> tags).")
+@click.option("--options", "options_text", help="'A=CT;B=MRI' or a JSON object; omit for an open question.")
+@click.option("--answer", help="The correct letter (or reference text); without it nothing is scored.")
+@click.option("--modality", help="Modality id or alias (ct, 'X-Ray', ...).")
+@click.option("--task", help="Task id or alias (disease_diagnosis, 'Lesion Grading', ...).")
+@click.option("--variant", type=click.Choice(["think", "nothink", "think_after"]), default="think", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+def explain(tree, question, completion, options_text, answer, modality, task, variant, as_json) -> None:
+    """Show how TREE (a tree file, or the id of a shipped tree) judges a completion.
+
+    Prints whether it applies, how options map to its conclusions, the findings
+    matched (and negated, with the cue), the path taken and the score.
+    """
+    from ..parsing import make_rollouts
+    from ..plugins import get_plugins
+    from ..samples import Sample
+
+    cls = _dtree_class()
+    params = {"trees": [str(tree)], "shipped": False} if Path(tree).exists() else {"only": [tree]}
+    try:
+        reward = cls(params)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    plugins = get_plugins()
+    labels = {}
+    for key, label, registry in (("modality", modality, plugins.modalities), ("task", task, plugins.tasks)):
+        labels[key] = registry.resolve(label) if label else None
+        if label and labels[key] is None:
+            raise click.BadParameter(f"unknown {key} '{label}'; known: {', '.join(registry.names())}",
+                                     param_hint=f"--{key}")
+    sample = Sample(id="explain", question=question, answer=answer or "", options=parse_options(options_text),
+                    modality=labels["modality"], task=labels["task"])
+    rollout = make_rollouts([sample], [completion], variant)[0]
+    report = reward.explain(rollout)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    c = rollout.completion
+    click.echo(f"completion: answer {c.answer!r}, letter {c.letter or '-'}, "
+               f"{'well-formed' if c.well_formed else 'problems: ' + ', '.join(c.problems)}")
+    for t in report["trees"]:
+        click.echo(f"\ntree {t['tree']}: {t['title']}  ({t['source']})")
+        click.echo(f"  applies: {'yes' if t['applies'] else 'no - ' + str(t['why_not'])}")
+        if t["options"]:
+            mapped = ", ".join(f"{k}={'/'.join(v)}" for k, v in sorted(t["options"].items()))
+            click.echo(f"  options -> conclusions: {mapped}")
+        click.echo(f"  ground truth: {', '.join(t['truth']) or '-'}; chosen ({t['chosen_letter'] or '-'}): "
+                   f"{', '.join(t['chosen']) or '-'}")
+        affirmed = [m for m in t["mentions"] if m["negated_by"] is None]
+        negated = [m for m in t["mentions"] if m["negated_by"] is not None]
+        click.echo("  findings: " + (", ".join(f"{m['finding']} (\"{m['text']}\")" for m in affirmed) or "none"))
+        if negated:
+            click.echo("  negated:  " + ", ".join(
+                f"{m['finding']} (\"{m['text']}\", by \"{m['negated_by']}\")" for m in negated))
+        click.echo("  path:")
+        for step in t["path"]:
+            note = f"  - {step['note']}" if step["note"] else ""
+            click.echo(f"    {step['node']}: {'yes' if step['held'] else 'no'}{note}")
+        click.echo(f"    -> conclusion: {t['conclusion'] or 'none (undecided)'}")
+        if t["score"] is not None:
+            click.echo(f"  score: {t['score']:.2f} ({t['reason']})")
+    total = report["score"]
+    click.echo(f"\ndtree score: {'None (no tree applies)' if total is None else f'{total:.2f}'}")
+
+
+@rules.command("list")
+def list_() -> None:
+    """List the shipped decision trees with their scope and sources."""
+    cls = _dtree_class()
+    reward = cls()
+    for tree in reward.trees:
+        scope = []
+        if tree.modalities:
+            scope.append("modalities " + ", ".join(sorted(tree.modalities)))
+        if tree.tasks:
+            scope.append("tasks " + ", ".join(sorted(tree.tasks)))
+        click.echo(f"{tree.id}: {tree.title}")
+        click.echo(f"    {'; '.join(scope) or 'any sample'}; conclusions {', '.join(tree.conclusions)}")
+        for ref in tree.references:
+            click.echo(f"    - {ref}")
