@@ -183,35 +183,40 @@ def _agree(blocks: Sequence[str], options: Mapping[str, str] | None) -> tuple[bo
 
 
 def _scan_tags(text: str) -> tuple[list[str], list[str], list[str], bool, bool]:
-    """Blocks and tag problems of any text: one pass over its tags."""
+    """``(think blocks, answer blocks, block kinds in order, outside text?, bad tags?)``.
+
+    One ``re.split`` on the tags, then a walk over the pieces: a tag inside an
+    open block is text of that block; a stray closing tag or an unclosed block
+    is text outside the blocks (and a bad tag).
+    """
+    pieces = _TAG.split(text)  # [text, closing, kind, text, closing, kind, text, ...]
     thinks: list[str] = []
     answers: list[str] = []
-    order: list[str] = []  # kinds of the closed blocks, in order
-    outside = False  # non-whitespace outside the blocks
-    bad_tags = False  # stray, nested or unclosed tags
+    order: list[str] = []
+    first = pieces[0]
+    outside = bool(first) and not first.isspace()
+    bad_tags = False
     open_kind: str | None = None
-    open_end = 0
-    pos = 0  # end of the last closed block
-    for m in _TAG.finditer(text):
-        closing, kind = m.group(1), m.group(2)
+    inner: list[str] = []
+    for i in range(1, len(pieces), 3):
+        closing, kind, segment = pieces[i], pieces[i + 1], pieces[i + 2]
         if open_kind is None:
-            if closing:  # stray closing tag: it is itself text outside the blocks
-                bad_tags = outside = True
+            if not closing:
+                open_kind, inner = kind, [segment]
                 continue
-            if m.start() > pos and not text[pos : m.start()].isspace():
-                outside = True
-            open_kind, open_end = kind, m.end()
+            bad_tags = outside = True  # stray closing tag
         elif closing and kind == open_kind:
-            (thinks if kind == "think" else answers).append(text[open_end : m.start()])
+            (thinks if kind == "think" else answers).append(inner[0] if len(inner) == 1 else "".join(inner))
             order.append(kind)
             open_kind = None
-            pos = m.end()
-        else:  # a tag inside an open block is part of that block's text
+        else:  # nested tag: part of the open block's text
             bad_tags = True
-    if open_kind is not None:  # unclosed block: not a block, its text is outside
+            inner += (f"<{closing}{kind}>", segment)
+            continue
+        if segment and not outside and not segment.isspace():
+            outside = True
+    if open_kind is not None:  # unclosed block: not a block
         bad_tags = outside = True
-    elif pos < len(text) and not text[pos:].isspace():
-        outside = True
     return thinks, answers, order, outside, bad_tags
 
 

@@ -133,7 +133,7 @@ def accuracy_reward(rollout, params: AccuracyParams) -> float | None:
     truth = (sample.answer or "").strip()
     if not truth:
         return None
-    if options is not None and truth.upper() not in {str(k).upper() for k in options}:
+    if options is not None and truth.upper() not in options and truth.upper() not in {str(k).upper() for k in options}:
         return None
 
     answer = completion.answer
