@@ -94,7 +94,7 @@ class TrainConfig(_Strict):
         default_factory=lambda: {n: RewardEntry(reward=n) for n in ("format", "accuracy")}
     )
     strict_rewards: bool = False
-    output_dir: str = "runs/medr1"
+    output_dir: str | None = Field(None, description="the run directory; default: a new runs/YYYYmmdd-HHMMSS")
     lora: LoraSettings | None = None
     grpo: GRPOSettings = Field(default_factory=GRPOSettings)
 

@@ -258,6 +258,10 @@ def train(config: TrainConfig, *, resume: bool = False) -> dict[str, Any]:
 
     import yaml
 
+    if config.output_dir is None:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise RunDirError("a multi-process run needs --output-dir, so that every process writes to the same run")
+        config.output_dir = str(rd.new_run_dir())
     run = prepare_run(config, resume=resume)
     main = _is_main_process()
     if main:

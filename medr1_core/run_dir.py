@@ -32,6 +32,25 @@ DATA_REPORT = "data_report.json"
 CURVE = "reward_curve.png"
 
 
+RUNS_ROOT = "runs"
+
+
+def new_run_dir(root: str | Path = RUNS_ROOT) -> Path:
+    """A fresh ``runs/YYYYmmdd-HHMMSS`` folder name (``-2``, ``-3``... if taken)."""
+    base = Path(root) / time.strftime("%Y%m%d-%H%M%S")
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def latest_run_dir(root: str | Path = RUNS_ROOT) -> Path | None:
+    """The most recently started run under ``root`` (the one whose config.yaml is newest)."""
+    configs = sorted(Path(root).glob(f"*/{CONFIG}"), key=lambda p: p.stat().st_mtime)
+    return configs[-1].parent if configs else None
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None

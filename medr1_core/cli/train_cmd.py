@@ -71,8 +71,8 @@ def build_overrides(
 @click.option("--save-steps", type=int, help="Checkpoint every N steps.")
 @click.option("--seed", type=int)
 @click.option("--on-missing-image", type=click.Choice(["error", "skip"]))
-@click.option("--output-dir", help="Run directory (default: runs/medr1).")
-@click.option("--resume", is_flag=True, help="Continue the run in --output-dir from its last checkpoint.")
+@click.option("--output-dir", help="Run directory (default: a new runs/YYYYmmdd-HHMMSS).")
+@click.option("--resume", is_flag=True, help="Continue the run in --output-dir (default: the latest under runs/) from its last checkpoint.")
 @click.option("--strict-rewards", is_flag=True, help="A reward that raises stops the run.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any config field, e.g. --set grpo.beta=0.0")
 def train(config_path, resume, sets, **options):
@@ -98,12 +98,16 @@ def train(config_path, resume, sets, **options):
     if resume and not config_path:
         from pathlib import Path
 
-        from ..run_dir import CONFIG
+        from ..run_dir import CONFIG, latest_run_dir
 
-        stored = Path(options.get("output_dir") or "runs/medr1") / CONFIG
-        if stored.is_file():
-            config_path = str(stored)
-            base = yaml.safe_load(stored.read_text()) or {}
+        run = Path(options["output_dir"]) if options.get("output_dir") else latest_run_dir()
+        if run is None or not (run / CONFIG).is_file():
+            raise click.ClickException(
+                f"--resume: {run or 'runs/'} holds no medr1 run (config.yaml); name one with --output-dir"
+            )
+        options["output_dir"] = str(run)
+        config_path = str(run / CONFIG)
+        base = yaml.safe_load((run / CONFIG).read_text()) or {}
     try:
         config = load_config(config_path, build_overrides(base, options, sets))
     except (ConfigError, RewardConfigError) as exc:
