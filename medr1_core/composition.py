@@ -569,7 +569,7 @@ def to_trl_reward_funcs(composed: ComposedRewards, variant: str = "think") -> tu
     **kwargs)``. Samples are rebuilt from the dataset columns TRL passes as
     keyword arguments (``Sample.to_row``); completions may be strings or chat
     messages. The batch is parsed once and shared. When TRL passes
-    ``log_metric``, each function logs ``rewards/<name>/failures`` (1 if it
+    ``log_metric``, each function logs ``rewards/<name>/failed`` (1 if it
     raised on the batch, else 0: its mean is the failure rate).
     """
     cache = _BatchCache(variant)
@@ -597,7 +597,7 @@ def _trl_func(composed: ComposedRewards, index: int, name: str, cache: _BatchCac
             scores = composed.score_one(index, rollouts)
         log_metric = kwargs.get("log_metric")
         if callable(log_metric):
-            log_metric(f"rewards/{name}/failures", float(composed.failures[name] > before))
+            log_metric(f"rewards/{name}/failed", float(composed.failures[name] > before))
         return scores
 
     reward_func.__name__ = name

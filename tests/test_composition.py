@@ -216,7 +216,7 @@ def test_trl_adapter_names_weights_and_shared_parse(monkeypatch):
     out = [f(prompts=prompts, completions=completions, completion_ids=None, **kwargs) for f in funcs]
     assert out == [[1.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
     assert len(calls) == 3  # one parse per completion, shared by both rewards
-    assert ("rewards/format/failures", 0.0) in logged
+    assert ("rewards/format/failed", 0.0) in logged
     # a new batch (new list object) is parsed again
     funcs[0](prompts=prompts, completions=list(completions), **kwargs)
     assert len(calls) == 6
@@ -235,7 +235,7 @@ def test_trl_adapter_isolates_failures_and_logs_them():
     logged = []
     with pytest.warns(RewardFailureWarning):
         out = funcs[0](prompts=["q"], completions=["x"], answer=["C"], log_metric=lambda n, v: logged.append((n, v)))
-    assert out == [None] and logged == [("rewards/boom/failures", 1.0)] and composed.failures["boom"] == 1
+    assert out == [None] and logged == [("rewards/boom/failed", 1.0)] and composed.failures["boom"] == 1
 
 
 def test_trl_function_reward_receives_trl_arguments_unchanged(tmp_path):
