@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
+
+from .cache import build_atomically, cache_dir
 
 VERSION = "sample-v1"
 SIZE = 64
@@ -82,35 +82,28 @@ PER_CELL = 5
 RESTRICTED = {"microscopy"}
 
 
-def cache_dir() -> Path:
-    """Where medr1 caches generated data: ``$MEDR1_CACHE`` or ``~/.cache/medr1``."""
-    return Path(os.environ.get("MEDR1_CACHE") or Path.home() / ".cache" / "medr1").expanduser()
-
-
 def ensure_sample_data(root: str | os.PathLike | None = None) -> Path:
-    """The sample dataset's folder, generating it first if it is not there yet.
+    """The sample dataset's folder (default ``cache_dir() / VERSION``), generating it first if it
+    is not there yet.
 
     Safe when several processes (DDP ranks) call it at once: each writes into a
-    private temporary folder that is renamed into place; the first rename wins.
+    private temporary folder that is renamed into place; the first rename wins
+    (:func:`medr1_core.cache.build_atomically`). A folder there without the
+    ``.complete`` marker is taken for a leftover and replaced.
     """
     target = Path(root) if root is not None else cache_dir() / VERSION
-    if (target / ".complete").exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():  # a leftover without the completion marker
-        shutil.rmtree(target, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
+
+    def build(tmp: Path) -> None:
         generate(tmp)
         (tmp / ".complete").write_text(VERSION + "\n")
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / ".complete").exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+
+    return build_atomically(
+        target,
+        build,
+        is_complete=lambda p: (p / ".complete").exists(),
+        is_ours=Path.is_dir,
+        what="a medr1 sample dataset folder",
+    )
 
 
 def generate(root: str | os.PathLike) -> int:

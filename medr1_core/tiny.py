@@ -34,12 +34,11 @@ this module is cheap.
 
 from __future__ import annotations
 
-import json
-import os
 import random
-import shutil
-import tempfile
 from pathlib import Path
+
+from .cache import build_atomically, read_marker, write_marker
+from .cache import cache_dir as default_cache_dir
 
 __all__ = [
     "TINY_MODEL_NAME",
@@ -185,12 +184,6 @@ def tiny_corpus(n_examples: int = 600) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def default_cache_dir() -> Path:
-    """``$MEDR1_CACHE`` if set, else ``~/.cache/medr1``."""
-    env = os.environ.get("MEDR1_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "medr1"
-
-
 def default_tiny_vlm_dir(seed: int = 0) -> Path:
     """Directory ``build_tiny_vlm(seed=seed)`` uses when no path is given."""
     name = f"tiny-vlm-v{TINY_FORMAT_VERSION}"
@@ -199,16 +192,9 @@ def default_tiny_vlm_dir(seed: int = 0) -> Path:
     return default_cache_dir() / name
 
 
-def _read_marker(path: Path) -> dict | None:
-    try:
-        return json.loads((path / _MARKER).read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def is_tiny_vlm_dir(path: str | Path, seed: int | None = None) -> bool:
     """True if *path* holds a complete tiny VLM built by this module (with *seed*, if given)."""
-    marker = _read_marker(Path(path))
+    marker = read_marker(Path(path), _MARKER)
     if not marker or marker.get("format") != TINY_FORMAT_VERSION:
         return False
     return seed is None or marker.get("seed") == seed
@@ -340,49 +326,31 @@ def build_tiny_vlm(path: str | Path | None = None, *, seed: int = 0) -> Path:
 
     *path* defaults to :func:`default_tiny_vlm_dir`. An existing complete build with the same *seed*
     is reused; one with another seed is replaced. The build is written to a temporary sibling
-    directory (marker file last) and renamed into place, so concurrent builders and interrupted
-    builds never leave a half-written directory behind. A non-empty directory that was not built by
-    this module is never touched (``FileExistsError``).
+    directory (marker file last) and renamed into place (:func:`medr1_core.cache.build_atomically`), so
+    concurrent builders and interrupted builds never leave a half-written directory behind. A
+    non-empty directory that was not built by this module is never touched (``FileExistsError``).
     """
     target = Path(path).expanduser() if path is not None else default_tiny_vlm_dir(seed)
-    if is_tiny_vlm_dir(target, seed):
-        return target
-    if target.exists() and not (target.is_dir() and _read_marker(target) is not None):
-        if target.is_file() or any(target.iterdir()):
-            raise FileExistsError(f"{target} exists and is not a tiny medr1 model directory; refusing to overwrite")
-    target.parent.mkdir(parents=True, exist_ok=True)
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    def build(tmp: Path) -> None:
         tokenizer = _build_tokenizer()
         processor = _build_processor(tokenizer)
         model = _build_model(tokenizer, seed)
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
-        n_params = sum(p.numel() for p in model.parameters())
         marker = {
             "name": TINY_MODEL_NAME,
             "format": TINY_FORMAT_VERSION,
             "seed": seed,
-            "num_parameters": n_params,
+            "num_parameters": sum(p.numel() for p in model.parameters()),
             "note": "Randomly initialised toy model for demos/tests/benchmarks. Not a real model.",
         }
-        (tmp / _MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
+        write_marker(tmp, _MARKER, marker)
 
-        if target.exists():  # stale build (other seed / format) or an empty directory
-            if is_tiny_vlm_dir(target, seed):  # another process finished first
-                return target
-            if any(target.iterdir()):
-                shutil.rmtree(target)
-            else:
-                target.rmdir()
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if is_tiny_vlm_dir(target, seed):  # lost a race to a concurrent builder
-                return target
-            raise
-        return target
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    return build_atomically(
+        target,
+        build,
+        is_complete=lambda p: is_tiny_vlm_dir(p, seed),
+        is_ours=lambda p: read_marker(p, _MARKER) is not None,  # any build of this module, e.g. another seed
+        what="a tiny medr1 model directory",
+    )

@@ -36,13 +36,10 @@ functions only, so importing this module is cheap.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
-from .tiny import _FORMAT_TOKENS, _train_bpe, default_cache_dir
+from .cache import build_atomically, cache_dir, read_marker, write_marker
+from .tiny import _FORMAT_TOKENS, _train_bpe
 
 __all__ = [
     "TINY_QWEN_FORMAT_VERSION",
@@ -143,18 +140,11 @@ def _check_version(version: str | float) -> str:
 
 
 def default_tiny_qwen_dir(version: str = "2", seed: int = 0) -> Path:
-    """Directory the builders use when no path is given (under :func:`medr1_core.tiny.default_cache_dir`)."""
+    """Directory the builders use when no path is given (under :func:`medr1_core.cache.cache_dir`)."""
     name = f"tiny-qwen{_check_version(version)}-vl-v{TINY_QWEN_FORMAT_VERSION}"
     if seed != 0:
         name += f"-seed{seed}"
-    return default_cache_dir() / name
-
-
-def _read_marker(path: Path) -> dict | None:
-    try:
-        return json.loads((path / _MARKER).read_text())
-    except (OSError, ValueError):
-        return None
+    return cache_dir() / name
 
 
 def is_tiny_qwen_dir(
@@ -162,7 +152,7 @@ def is_tiny_qwen_dir(
 ) -> bool:
     """True if *path* holds a complete build of this module (of *version*, with *seed*, and -- if
     *processor* is true -- with the processor; ``processor=False`` accepts either kind)."""
-    marker = _read_marker(Path(path))
+    marker = read_marker(Path(path), _MARKER)
     if not marker or marker.get("format") != TINY_QWEN_FORMAT_VERSION:
         return False
     if version is not None and marker.get("version") != _check_version(version):
@@ -313,54 +303,18 @@ def _build_processor(tokenizer, version: str):
 # ---------------------------------------------------------------------------------------------
 
 
-def _atomic_build(target: Path, is_complete: Callable[[Path], bool], write: Callable[[Path], dict]) -> Path:
-    """Write into a temporary sibling of *target* (marker file last) and rename it into place.
-
-    A complete build already there is reused; a build of this module that does not fit is replaced;
-    any other non-empty path is never touched (``FileExistsError``).
-    """
-    if is_complete(target):
-        return target
-    if target.exists() and not (target.is_dir() and _read_marker(target) is not None):
-        if target.is_file() or any(target.iterdir()):
-            raise FileExistsError(f"{target} exists and is not a tiny medr1 Qwen model directory; refusing to overwrite")
-    target.parent.mkdir(parents=True, exist_ok=True)
-
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        marker = write(tmp)
-        (tmp / _MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
-        if target.exists():  # a build that does not fit (other seed / version / no processor), or empty
-            if is_complete(target):  # another process finished first
-                return target
-            if any(target.iterdir()):
-                shutil.rmtree(target)
-            else:
-                target.rmdir()
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if is_complete(target):  # lost a race to a concurrent builder
-                return target
-            raise
-        return target
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
 def _build(path: str | Path | None, seed: int, version: str | float, with_processor: bool) -> Path:
     version = _check_version(version)
     target = Path(path).expanduser() if path is not None else default_tiny_qwen_dir(version, seed)
 
-    def write(tmp: Path) -> dict:
+    def build(tmp: Path) -> None:
         tokenizer = _build_tokenizer()
         model = _build_model(tokenizer, version, seed)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         if with_processor:
             _build_processor(tokenizer, version).save_pretrained(tmp)
-        return {
+        marker = {
             "name": f"tiny-qwen{version}-vl",
             "format": TINY_QWEN_FORMAT_VERSION,
             "version": version,
@@ -370,11 +324,15 @@ def _build(path: str | Path | None, seed: int, version: str | float, with_proces
             "num_parameters": sum(p.numel() for p in model.parameters()),
             "note": "Randomly initialised toy model for demos/tests/benchmarks. Not a real model.",
         }
+        write_marker(tmp, _MARKER, marker)
 
-    def is_complete(p: Path) -> bool:
-        return is_tiny_qwen_dir(p, version=version, seed=seed, processor=with_processor)
-
-    return _atomic_build(target, is_complete, write)
+    return build_atomically(
+        target,
+        build,
+        is_complete=lambda p: is_tiny_qwen_dir(p, version=version, seed=seed, processor=with_processor),
+        is_ours=lambda p: read_marker(p, _MARKER) is not None,  # any build of this module: replaced if it does not fit
+        what="a tiny medr1 Qwen model directory",
+    )
 
 
 def build_tiny_qwen2vl_model(path: str | Path | None = None, *, seed: int = 0, version: str = "2") -> Path:
