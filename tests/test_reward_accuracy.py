@@ -91,3 +91,28 @@ def test_unusable_reference_is_not_applicable():
     empty = Sample(id="6", question="q", answer="")
     assert score(bad, ["F"]) == [None]
     assert score(empty, ["x"]) == [None]
+
+
+def test_every_med_r1_split_question_reads_letters_and_option_texts():
+    """On all of Med-R1's 32k evaluation questions: the letter, the correct option's
+    text and both together score 1; another option's text scores 0."""
+    from helpers import SPLITS
+
+    from medr1_core.specs import BadRecord
+
+    if not SPLITS.is_dir():
+        pytest.skip(f"Med-R1 splits not found at {SPLITS}")
+    plugins = get_plugins()
+    samples = [s for s in plugins.data_formats.get("medr1-split").read(SPLITS, plugins) if not isinstance(s, BadRecord)]
+    assert len(samples) > 30_000
+    reward = plugins.rewards.get("accuracy")()
+    forms = {
+        1.0: [lambda s: s.answer, lambda s: s.options[s.answer], lambda s: f"{s.answer}. {s.options[s.answer]}"],
+        0.0: [lambda s: next(v for k, v in s.options.items() if k != s.answer)],
+    }
+    for expected, makers in forms.items():
+        for make in makers:
+            texts = [f"<think>x</think><answer>{make(s)}</answer>" for s in samples]
+            scores = reward.score(make_rollouts(samples, texts))
+            wrong = [(s.options, t) for s, t, x in zip(samples, texts, scores) if x != expected]
+            assert not wrong, wrong[:3]

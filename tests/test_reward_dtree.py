@@ -249,3 +249,12 @@ def test_trees_load_once_per_reward(monkeypatch):
     monkeypatch.setattr(dtree_rules, "load_tree", no_loading)
     monkeypatch.setattr(dtree_rules, "load_trees", no_loading)
     assert score(reward, CXR, [(LOBAR, "B")] * 3) == [1.0] * 3
+
+
+def test_an_option_negating_a_conclusion_stands_for_the_others(dtree):
+    sample = Sample(id="neg", question="What does this chest X-ray show?",
+                    options={"A": "COVID-19 negative", "B": "COVID-19 positive"}, answer="A", modality="xray",
+                    task="disease_diagnosis")
+    clear = "The lungs are clear without consolidation."
+    typical = "Bilateral peripheral ground-glass opacities in the lower zones."
+    assert score(dtree, sample, [(clear, "A"), (typical, "A"), (clear, "B")]) == [1.0, 0.0, 0.0]

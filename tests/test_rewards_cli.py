@@ -22,9 +22,9 @@ def test_list_shows_names_descriptions_params_and_origin():
     out = result.stdout
     for name in ("format", "accuracy", "dtree"):
         assert f"{name}  [plugin 'rewards' (medr1 " in out
-    assert "--partial (bool, default False)" in out
-    assert "--open_threshold (float, default 90.0)" in out
-    assert "--trees" in out and "Extra tree files or folders" in out
+    assert "partial: bool = False" in out
+    assert "open_threshold: float = 90.0" in out
+    assert "trees: list[str] = []" in out and "Extra tree files or folders" in out
     items = {i["name"]: i for i in json.loads(invoke("rewards", "list", "--json").stdout)}
     assert items["dtree"]["params"][0] == {"name": "trees", "type": "list[str]", "default": [],
                                            "description": "Extra tree files or folders (their ``*.yaml``, "

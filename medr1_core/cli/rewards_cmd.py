@@ -45,7 +45,7 @@ def list_(as_json: bool) -> None:
         if item["description"]:
             click.echo(f"    {item['description']}")
         for p in item["params"]:
-            click.echo(f"    --{p['name']} ({p['type']}, default {p['default']!r})")
+            click.echo(f"    {p['name']}: {p['type']} = {p['default']!r}")
             if p["description"]:
                 click.echo(f"        {p['description']}")
 

@@ -396,27 +396,42 @@ def walk(tree: Tree, present: set[str], absent: set[str]) -> tuple[list[tuple[st
 
 def text_conclusions(tree: Tree, text: str) -> frozenset[str]:
     """Conclusions whose terms ``text`` mentions without negating them."""
-    found: set[str] = set()
+    return _conclusion_mentions(tree, text)[0]
+
+
+def _conclusion_mentions(tree: Tree, text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """``(affirmed, only negated)`` conclusions mentioned in ``text``."""
+    affirmed: set[str] = set()
+    negated: set[str] = set()
     tc = tree.term_conclusions
-    for tid, (aff, _neg) in tree.matcher.match(text).items():
-        if aff and tid in tc:
-            found.update(tc[tid])
-    return frozenset(found)
+    for tid, (aff, neg) in tree.matcher.match(text).items():
+        if tid in tc:
+            if aff:
+                affirmed.update(tc[tid])
+            if neg:
+                negated.update(tc[tid])
+    return frozenset(affirmed), frozenset(negated - affirmed)
 
 
 def option_conclusions(tree: Tree, question: str, options: Mapping[str, str]) -> dict[str, frozenset[str]]:
     """Each option letter's conclusions: by its text, or for a bare Yes/No, by the question.
 
+    An option that only negates conclusions (``COVID-19 negative``) stands
+    for every other conclusion.
     ``Yes``/``No`` to a question naming conclusions (``Is this COVID-19?``)
     map to those conclusions / all others; to a question about abnormality
     (``Is there any abnormality?``) to the non-normal / ``normal:`` ones.
     """
     mapping: dict[str, frozenset[str]] = {}
     bare: dict[str, str] = {}
+    everything = frozenset(tree.conclusions)
     for letter, text in options.items():
-        found = text_conclusions(tree, str(text))
+        found, negated = _conclusion_mentions(tree, str(text))
         if found:
             mapping[str(letter).upper()] = found
+            continue
+        if negated:  # "COVID-19 negative", "No pneumonia": any other conclusion
+            mapping[str(letter).upper()] = everything - negated
             continue
         words = [t for t in tokenize(str(text)) if t.isalnum()]
         if words and words[0] in _YES and len(words) <= 2:
@@ -425,7 +440,6 @@ def option_conclusions(tree: Tree, question: str, options: Mapping[str, str]) ->
             bare[str(letter).upper()] = "no"
     if bare:
         named = text_conclusions(tree, question)
-        everything = frozenset(tree.conclusions)
         asked = named - tree.normal  # "Is this COVID-19?"
         if not asked and tree.normal and _ABNORMAL_QUESTION.search(question):
             asked = everything - tree.normal  # "Any deviation from the normal?"

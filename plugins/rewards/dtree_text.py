@@ -27,7 +27,7 @@ clause (``no``, ``not``, ``without``, ``absence of``, ``negative for``, ``free
 of``, ``rules out``, ``rather than``, ``unlike``, ``doesn't``...; ``non``
 right before it) or follows it within the
 same clause (``is absent``, ``not seen``, ``was excluded``, ``is not``,
-``unlikely``). Clauses end at ``. ; : ! ?``, a new line, contrast words
+``unlikely``, ``negative``). Clauses end at ``. ; : ! ?``, a new line, contrast words
 (``but``, ``however``, ``although``...) and, before a new clause (``, there``,
 ``, the``...), at a comma; a following cue also stops at any comma. Pseudo-
 negations (``not only``, ``no change``, ``cannot rule out``, ``cannot be
@@ -63,7 +63,7 @@ _PRE_BIGRAMS = frozenset(
     [("absence", "of"), ("negative", "for"), ("free", "of"), ("rules", "out"), ("ruled", "out"),
      ("rule", "out"), ("lack", "of"), ("rather", "than"), ("instead", "of"), ("no", "evidence")]
 )
-_POST_CUES = frozenset("absent excluded unlikely resolved".split())
+_POST_CUES = frozenset("absent excluded unlikely resolved negative".split())
 _POST_NOT = frozenset("not isn't aren't wasn't weren't cannot can't".split())
 _PSEUDO = (
     ("not", "only"), ("no", "change"), ("no", "significant", "change"), ("no", "increase"),
