@@ -55,7 +55,6 @@ CHECKS: dict[str, tuple[str, ...]] = {
 """
 
 _TAG = re.compile(r"<(/?)(think|answer)>")
-_WORD_CHAR = re.compile(r"\w")
 _LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _DECORATION = " \t\r\n*_`'\"()[]{}.:;,!-"
 
@@ -90,7 +89,10 @@ _OPTION_CACHE_MAX = 8192
 def _option_info(options: Mapping[str, str]) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
     """``(needle, letter)`` pairs, longest needle first, and the option letters."""
     key = tuple(options.items())
-    info = _OPTION_CACHE.get(key)
+    try:
+        info = _OPTION_CACHE.get(key)
+    except TypeError:  # unhashable option values: no caching
+        info, key = None, None
     if info is None:
         pairs = []
         for letter, text in key:
@@ -99,9 +101,10 @@ def _option_info(options: Mapping[str, str]) -> tuple[tuple[tuple[str, str], ...
                 pairs.append((needle, str(letter).upper()))
         needles = tuple(sorted(pairs, key=lambda p: -len(p[0])))
         info = (needles, frozenset(str(k).upper() for k in options))
-        if len(_OPTION_CACHE) >= _OPTION_CACHE_MAX:
-            _OPTION_CACHE.clear()
-        _OPTION_CACHE[key] = info
+        if key is not None:
+            if len(_OPTION_CACHE) >= _OPTION_CACHE_MAX:
+                _OPTION_CACHE.clear()
+            _OPTION_CACHE[key] = info
     return info
 
 
@@ -130,28 +133,28 @@ def extract_letters(answer: str, options: Mapping[str, str] | None) -> tuple[str
     if "  " in text or "\n" in text or "\t" in text or "\r" in text:
         text = _SPACES.sub(" ", text)
 
-    # 1. option texts, longest first; their spans hide letters inside them
+    # 1. option texts, longest first; the characters they cover hide letters
     found: list[str] = []
-    spans: list[tuple[int, int]] = []
     low = text.lower()
     size = len(low)
+    covered = bytearray(size)  # 1 where an option text was matched
     for needle, letter in needles:
         start = low.find(needle)
         while start != -1:
             end = start + len(needle)
             if (start == 0 or not _is_word_char(low[start - 1])) and (end == size or not _is_word_char(low[end])):
-                if not any(s <= start and end <= e for s, e in spans):
-                    spans.append((start, end))
+                if covered.find(0, start, end) != -1:  # not inside a longer option's text
+                    covered[start:end] = b"\x01" * (end - start)
                     if letter not in found:
                         found.append(letter)
             start = low.find(needle, start + 1)
 
-    # 2. letter patterns outside those spans
+    # 2. letter patterns outside those texts
     lead = _LEAD_LETTER.match(text)
     if lead:
         pos = lead.start("l")
         letter = lead.group("l").upper()
-        if letter not in found and not any(s <= pos < e for s, e in spans):
+        if letter not in found and not covered[pos]:
             found.append(letter)
     for m in _LETTER_PATTERNS.finditer(text):
         kind = m.lastgroup
@@ -167,7 +170,7 @@ def extract_letters(answer: str, options: Mapping[str, str] | None) -> tuple[str
         else:
             letter = m.group(kind).upper()
             pos = m.start(kind)
-        if letter not in found and not any(s <= pos < e for s, e in spans):
+        if letter not in found and not covered[pos]:
             found.append(letter)
     return tuple(found)
 

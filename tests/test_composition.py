@@ -257,10 +257,6 @@ def test_scores_are_coerced_and_nan_is_none():
     assert scores.per_reward["odd"] == [1.0, None, 2.0]
 
 
-class _NotAReward:
-    pass
-
-
 def test_non_numeric_scores_count_as_a_failure():
     @reward(name="texty", batched=True)
     def texty(rollouts):

@@ -134,6 +134,11 @@ def test_empty_and_huge_inputs():
     assert c.letter == "C" and c.well_formed
     junk = "<answer>" + "answer is " * 100_000 + "\x00\ud7ff\U0010ffff" + "</answer>"
     assert parse_completion(junk, options=OPTIONS).answer is not None
+    # a megabyte of option texts and letters (once quadratic in the number of matches)
+    texts = "<think>x</think><answer>" + "CT or MRI (A) " * 75_000 + "</answer>"
+    assert set(parse_completion(texts, options=OPTIONS).letters) == {"A", "C"}
+    tags = "<think>" * 150_000 + "</answer>" * 10_000
+    assert parse_completion(tags).problems == ("think_count", "answer_count", "order", "non_empty", "outside_text", "tags")
 
 
 def test_unknown_variant_is_an_error():
