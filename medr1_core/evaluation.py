@@ -1,311 +1,39 @@
-"""Evaluation: accuracy by modality and task, with honest uncertainty.
+"""Running an evaluation: generate, score, and write the run's files.
 
-Three layers, each usable on its own:
+:func:`evaluate` loads a model and the data, generates an answer to every
+question in batches, scores each completion and writes into its output
+directory:
 
-- **metrics** (pure Python, no model): :func:`wilson_interval`,
-  :func:`accuracy_cell`, :func:`summarize` (accuracy per modality, per task,
-  per modality x task and overall, with 95% Wilson intervals, counts and the
-  parse-failure rate) and the paired comparison of two runs on shared
-  question ids, :func:`mcnemar_exact` / :func:`compare_predictions`;
-- **predictions files**: ``predictions.jsonl`` is the record of a run, one
-  line per question, appended as batches finish so a run can resume
-  (:func:`read_predictions` tolerates a half-written last line);
-- **running** an evaluation (:func:`evaluate`) and the generalization matrix
-  (:func:`generalization_matrix`), which load a model and generate; torch and
-  transformers are imported only there.
+- ``predictions.jsonl``, the record of the run, one line per question,
+  appended as batches finish so an interrupted run resumes where it stopped
+  (:func:`read_predictions` tolerates a half-written last line,
+  :func:`drop_partial_tail` cuts it off before appending);
+- ``results.json`` / ``results.md`` / ``heatmap.png``, the accuracy tables of
+  :func:`medr1_core.accuracy_stats.summarize` (:func:`write_results`);
+- ``eval_config.json``, the model and settings, so predictions of different
+  models are never mixed in one directory.
 
 "Correct" means exactly what the ``accuracy`` reward says (score 1.0): the
 evaluation scores each completion with that reward, so training and
-evaluation never disagree about an answer.
+evaluation never disagree about an answer. torch and transformers are
+imported only inside :func:`evaluate` (through :mod:`medr1_core.generation`).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: z for a two-sided 95% interval.
-Z95 = 1.959963984540054
-
-#: Label used for questions whose modality or task is not known.
-UNKNOWN = "unknown"
+from .accuracy_stats import ci95_text, percent_text, summarize
 
 PREDICTIONS_FILE = "predictions.jsonl"
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
 HEATMAP_PNG = "heatmap.png"
 EVAL_CONFIG = "eval_config.json"
-
-
-# ---------------------------------------------------------------------------
-# Metrics
-# ---------------------------------------------------------------------------
-
-
-def wilson_interval(correct: int, n: int, z: float = Z95) -> tuple[float, float] | None:
-    """Wilson score interval for a proportion ``correct / n`` (``None`` when ``n == 0``).
-
-    Unlike the normal ("Wald") interval it stays inside [0, 1] and is sensible
-    for small cells and accuracies near 0 or 1, which per modality x task
-    cells often are.
-
-    >>> [round(x, 4) for x in wilson_interval(8, 10)]
-    [0.4902, 0.9433]
-    """
-    if n < 0 or correct < 0 or correct > n:
-        raise ValueError(f"wilson_interval: need 0 <= correct <= n, got correct={correct}, n={n}")
-    if n == 0:
-        return None
-    p = correct / n
-    z2 = z * z
-    denom = 1 + z2 / n
-    centre = (p + z2 / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-@dataclass(frozen=True)
-class Cell:
-    """Accuracy of one group of questions: counts, proportion and 95% interval."""
-
-    n: int
-    correct: int
-
-    @property
-    def accuracy(self) -> float | None:
-        return self.correct / self.n if self.n else None
-
-    @property
-    def ci95(self) -> tuple[float, float] | None:
-        return wilson_interval(self.correct, self.n)
-
-    def to_dict(self) -> dict[str, Any]:
-        ci = self.ci95
-        return {
-            "n": self.n,
-            "correct": self.correct,
-            "accuracy": self.accuracy,
-            "ci95": list(ci) if ci else None,
-        }
-
-
-def accuracy_cell(correct_flags: Iterable[bool]) -> Cell:
-    """The :class:`Cell` of a sequence of correct/incorrect flags."""
-    flags = list(correct_flags)
-    return Cell(n=len(flags), correct=sum(1 for f in flags if f))
-
-
-def _label(value: Any) -> str:
-    return str(value) if value else UNKNOWN
-
-
-def _ordered(names: Iterable[str], order: Sequence[str] | None) -> list[str]:
-    """``names`` in ``order`` first (registry order), then the rest sorted."""
-    names = set(names)
-    first = [n for n in (order or ()) if n in names]
-    return first + sorted(names - set(first))
-
-
-def is_parse_failure(prediction: Mapping[str, Any]) -> bool:
-    """A prediction whose completion commits to no answer (no answer block, or several that disagree)."""
-    return prediction.get("answer") is None
-
-
-def summarize(
-    predictions: Iterable[Mapping[str, Any]],
-    *,
-    modality_order: Sequence[str] | None = None,
-    task_order: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """Accuracy tables of a list of predictions (dicts as in ``predictions.jsonl``).
-
-    Each prediction needs ``modality``, ``task``, ``correct`` (bool), and
-    ``answer`` (the committed answer text or ``None``) and ``well_formed`` for
-    the failure rates. Returns a JSON-ready dict::
-
-        {"overall": cell, "by_modality": {m: cell}, "by_task": {t: cell},
-         "by_modality_task": {m: {t: cell}}, "parse_failures": k,
-         "parse_failure_rate": r, "malformed": k, "malformed_rate": r}
-
-    where a cell is ``{"n", "correct", "accuracy", "ci95": [lo, hi]}``.
-    A *parse failure* is a completion with no committed answer (none, or
-    several disagreeing answer blocks); it is scored wrong. *Malformed* is
-    the looser count of completions whose tags do not follow the prompt
-    variant's structure (some of them still commit to an answer).
-    """
-    preds = list(predictions)
-    by_m: dict[str, list[bool]] = {}
-    by_t: dict[str, list[bool]] = {}
-    by_mt: dict[tuple[str, str], list[bool]] = {}
-    for p in preds:
-        m, t, ok = _label(p.get("modality")), _label(p.get("task")), bool(p.get("correct"))
-        by_m.setdefault(m, []).append(ok)
-        by_t.setdefault(t, []).append(ok)
-        by_mt.setdefault((m, t), []).append(ok)
-    modalities = _ordered(by_m, modality_order)
-    tasks = _ordered(by_t, task_order)
-    n = len(preds)
-    parse_failures = sum(1 for p in preds if is_parse_failure(p))
-    malformed = sum(1 for p in preds if not p.get("well_formed", False))
-    return {
-        "overall": accuracy_cell(bool(p.get("correct")) for p in preds).to_dict(),
-        "by_modality": {m: accuracy_cell(by_m[m]).to_dict() for m in modalities},
-        "by_task": {t: accuracy_cell(by_t[t]).to_dict() for t in tasks},
-        "by_modality_task": {
-            m: {t: accuracy_cell(by_mt[(m, t)]).to_dict() for t in tasks if (m, t) in by_mt} for m in modalities
-        },
-        "parse_failures": parse_failures,
-        "parse_failure_rate": parse_failures / n if n else None,
-        "malformed": malformed,
-        "malformed_rate": malformed / n if n else None,
-    }
-
-
-# ---------------------------------------------------------------------------
-# Paired comparison
-# ---------------------------------------------------------------------------
-
-
-def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value from the discordant counts.
-
-    ``b``: questions model A got right and B wrong; ``c``: the reverse. Under
-    the null hypothesis (equal accuracy) each discordant question is a fair
-    coin, so the p-value is the two-sided binomial test of ``b`` out of
-    ``b + c`` at 0.5. Concordant questions carry no information.
-
-    >>> round(mcnemar_exact(1, 9), 6)   # 2 * (1 + 10) / 2**10
-    0.021484
-    """
-    if b < 0 or c < 0:
-        raise ValueError(f"mcnemar_exact: counts must be >= 0, got b={b}, c={c}")
-    n = b + c
-    if n == 0:
-        return 1.0
-    k = min(b, c)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
-    return min(1.0, 2 * tail)
-
-
-@dataclass(frozen=True)
-class PairedCell:
-    """Two runs compared on the questions of one cell that both answered."""
-
-    n: int
-    correct_a: int
-    correct_b: int
-    a_only: int
-    """Questions A got right and B got wrong."""
-    b_only: int
-    """Questions B got right and A got wrong."""
-    alpha: float = 0.05
-
-    @property
-    def p_value(self) -> float:
-        return mcnemar_exact(self.a_only, self.b_only)
-
-    def to_dict(self) -> dict[str, Any]:
-        acc_a = self.correct_a / self.n if self.n else None
-        acc_b = self.correct_b / self.n if self.n else None
-        p = self.p_value
-        return {
-            "n": self.n,
-            "accuracy_a": acc_a,
-            "accuracy_b": acc_b,
-            "difference": (acc_b - acc_a) if self.n else None,
-            "a_only": self.a_only,
-            "b_only": self.b_only,
-            "p_value": p,
-            "significant": bool(self.n) and p < self.alpha,
-        }
-
-
-def paired_cell(pairs: Iterable[tuple[bool, bool]], alpha: float = 0.05) -> PairedCell:
-    """The :class:`PairedCell` of ``(a_correct, b_correct)`` pairs."""
-    n = ca = cb = a_only = b_only = 0
-    for a, b in pairs:
-        n += 1
-        ca += a
-        cb += b
-        a_only += a and not b
-        b_only += b and not a
-    return PairedCell(n, ca, cb, a_only, b_only, alpha)
-
-
-def compare_predictions(
-    a: Iterable[Mapping[str, Any]],
-    b: Iterable[Mapping[str, Any]],
-    *,
-    alpha: float = 0.05,
-    modality_order: Sequence[str] | None = None,
-    task_order: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """Per-cell differences between two runs, on the question ids both answered.
-
-    ``difference`` is B minus A. Each cell carries the exact McNemar p-value
-    of the paired correct/incorrect outcomes and ``significant`` (p < alpha).
-    The flag is per cell, uncorrected: with many cells some will be flagged
-    by chance; ``p_holm`` gives Holm-adjusted p-values over all cells of the
-    modality x task table for a family-wise reading.
-    """
-    index_a: dict[str, Mapping[str, Any]] = {}
-    index_b: dict[str, Mapping[str, Any]] = {}
-    for index, preds in ((index_a, a), (index_b, b)):
-        for p in preds:
-            index.setdefault(p["id"], p)  # the first record of an id, as read_predictions keeps
-    shared = [i for i in index_a if i in index_b]
-    groups: dict[str, dict] = {"overall": [], "by_modality": {}, "by_task": {}, "by_modality_task": {}}
-    for i in shared:
-        pa, pb = index_a[i], index_b[i]
-        pair = (bool(pa.get("correct")), bool(pb.get("correct")))
-        m, t = _label(pa.get("modality")), _label(pa.get("task"))
-        groups["overall"].append(pair)
-        groups["by_modality"].setdefault(m, []).append(pair)
-        groups["by_task"].setdefault(t, []).append(pair)
-        groups["by_modality_task"].setdefault(m, {}).setdefault(t, []).append(pair)
-    modalities = _ordered(groups["by_modality"], modality_order)
-    tasks = _ordered(groups["by_task"], task_order)
-    result = {
-        "shared": len(shared),
-        "only_a": len(index_a) - len(shared),
-        "only_b": len(index_b) - len(shared),
-        "alpha": alpha,
-        "overall": paired_cell(groups["overall"], alpha).to_dict(),
-        "by_modality": {m: paired_cell(groups["by_modality"][m], alpha).to_dict() for m in modalities},
-        "by_task": {t: paired_cell(groups["by_task"][t], alpha).to_dict() for t in tasks},
-        "by_modality_task": {
-            m: {
-                t: paired_cell(groups["by_modality_task"][m][t], alpha).to_dict()
-                for t in tasks
-                if t in groups["by_modality_task"][m]
-            }
-            for m in modalities
-        },
-    }
-    cells = [c for row in result["by_modality_task"].values() for c in row.values()]
-    for cell, adjusted in zip(cells, holm_adjust([c["p_value"] for c in cells])):
-        cell["p_holm"] = adjusted
-    return result
-
-
-def holm_adjust(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values, in the input order.
-
-    >>> holm_adjust([0.01, 0.04, 0.03])
-    [0.03, 0.06, 0.06]
-    """
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted = [0.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
 
 
 # ---------------------------------------------------------------------------
@@ -334,6 +62,11 @@ class PredictionsFile:
         return {r["id"] for r in self.records}
 
 
+def _is_prediction(record: Any) -> bool:
+    """Whether a parsed ``predictions.jsonl`` line is a prediction: a JSON object with a string ``id``."""
+    return isinstance(record, dict) and isinstance(record.get("id"), str)
+
+
 def read_predictions(path: str | Path) -> PredictionsFile:
     """Read a ``predictions.jsonl``, tolerating a half-written last line.
 
@@ -353,7 +86,7 @@ def read_predictions(path: str | Path) -> PredictionsFile:
         is_tail = number == len(lines)  # no newline after it: possibly cut off mid-write
         try:
             record = json.loads(raw)
-            if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+            if not _is_prediction(record):
                 raise ValueError("expected a JSON object with a string 'id'")
         except ValueError as exc:
             if is_tail:
@@ -383,8 +116,7 @@ def drop_partial_tail(path: str | Path) -> int:
     keep = data.rfind(b"\n") + 1
     tail = data[keep:]
     try:
-        record = json.loads(tail)
-        complete = isinstance(record, dict) and isinstance(record.get("id"), str)
+        complete = _is_prediction(json.loads(tail))
     except ValueError:
         complete = False
     with open(path, "r+b") as f:
@@ -409,15 +141,6 @@ def append_predictions(path: str | Path, records: Iterable[Mapping[str, Any]]) -
 # ---------------------------------------------------------------------------
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}"
-
-
-def _ci(cell: Mapping[str, Any]) -> str:
-    ci = cell.get("ci95")
-    return "n/a" if not ci else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
-
-
 def results_markdown(results: Mapping[str, Any]) -> str:
     """``results.md``: the accuracy tables of a ``results.json`` (percentages, 95% Wilson CIs)."""
     o = results["overall"]
@@ -425,19 +148,21 @@ def results_markdown(results: Mapping[str, Any]) -> str:
         f"# Evaluation of `{results.get('model', '?')}`",
         "",
         f"- data: `{results.get('data', '?')}`; prompt variant: `{results.get('variant', '?')}`",
-        f"- questions: {o['n']}; accuracy {_pct(o['accuracy'])}% (95% CI {_ci(o)})",
+        f"- questions: {o['n']}; accuracy {percent_text(o['accuracy'])}% (95% CI {ci95_text(o)})",
     ]
     if results.get("parse_failure_rate") is not None:
         lines.append(
             f"- parse failures (no committed answer, scored wrong): {results['parse_failures']} "
-            f"({_pct(results['parse_failure_rate'])}%); malformed tags: {results['malformed']} "
-            f"({_pct(results['malformed_rate'])}%)"
+            f"({percent_text(results['parse_failure_rate'])}%); malformed tags: {results['malformed']} "
+            f"({percent_text(results['malformed_rate'])}%)"
         )
     lines += ["", "Accuracy in %, with 95% Wilson intervals.", ""]
     for title, key, label in (("By modality", "by_modality", "modality"), ("By task", "by_task", "task")):
         lines += [f"## {title}", "", f"| {label} | n | correct | accuracy | 95% CI |", "| --- | ---: | ---: | ---: | --- |"]
         for name, cell in results[key].items():
-            lines.append(f"| {name} | {cell['n']} | {cell['correct']} | {_pct(cell['accuracy'])} | {_ci(cell)} |")
+            lines.append(
+                f"| {name} | {cell['n']} | {cell['correct']} | {percent_text(cell['accuracy'])} | {ci95_text(cell)} |"
+            )
         lines.append("")
     tasks = list(results["by_task"])
     lines += [
@@ -450,12 +175,12 @@ def results_markdown(results: Mapping[str, Any]) -> str:
     ]
     for m, row in results["by_modality_task"].items():
         cells = [
-            f"{_pct(row[t]['accuracy'])} ({row[t]['n']})" if t in row else "" for t in tasks
+            f"{percent_text(row[t]['accuracy'])} ({row[t]['n']})" if t in row else "" for t in tasks
         ]
         total = results["by_modality"][m]
-        lines.append(f"| {m} | " + " | ".join(cells) + f" | {_pct(total['accuracy'])} ({total['n']}) |")
-    row_all = [f"{_pct(results['by_task'][t]['accuracy'])} ({results['by_task'][t]['n']})" for t in tasks]
-    lines.append("| all | " + " | ".join(row_all) + f" | {_pct(o['accuracy'])} ({o['n']}) |")
+        lines.append(f"| {m} | " + " | ".join(cells) + f" | {percent_text(total['accuracy'])} ({total['n']}) |")
+    row_all = [f"{percent_text(results['by_task'][t]['accuracy'])} ({results['by_task'][t]['n']})" for t in tasks]
+    lines.append("| all | " + " | ".join(row_all) + f" | {percent_text(o['accuracy'])} ({o['n']}) |")
     return "\n".join(lines) + "\n"
 
 
@@ -789,227 +514,3 @@ def _progress(total: int, initial: int, *, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, unit="q", desc="eval", disable=not enabled, dynamic_ncols=True)
-
-
-# ---------------------------------------------------------------------------
-# The generalization matrix
-# ---------------------------------------------------------------------------
-
-MATRIX_JSON = "matrix.json"
-MATRIX_MD = "matrix.md"
-MATRIX_PNG = "matrix.png"
-IMPROVEMENT_PNG = "improvement.png"
-BY = ("modality", "task")
-
-
-def build_matrix(
-    rows: Mapping[str, Sequence[Mapping[str, Any]]],
-    *,
-    by: str = "modality",
-    base: Sequence[Mapping[str, Any]] | None = None,
-    base_name: str = "base",
-    alpha: float = 0.05,
-    column_order: Sequence[str] | None = None,
-) -> dict[str, Any]:
-    """The generalization matrix of several models' predictions.
-
-    ``rows`` maps a model's name (what it was trained on: ``"ct"``) to its
-    predictions; columns are what the questions are (their modality, or task
-    with ``by="task"``). Each cell is an accuracy cell with a 95% Wilson
-    interval. With ``base`` predictions, ``improvement[row][column]`` is the
-    paired comparison of the model against the base on shared question ids
-    (``difference`` = model minus base, exact McNemar ``p_value``,
-    ``significant``). Returns the JSON-ready ``matrix.json`` dict.
-    """
-    if by not in BY:
-        raise ValueError(f"by must be one of {', '.join(BY)}, got {by!r}")
-    if not rows:
-        raise ValueError("build_matrix: no models")
-    if base is not None and base_name in rows:
-        raise ValueError(f"build_matrix: the base model's name {base_name!r} is also a row name")
-    key = by
-    found = {_label(p.get(key)) for preds in [*rows.values(), base or []] for p in preds}
-    columns = _ordered(found, column_order)
-
-    def cells(preds: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        groups: dict[str, list[bool]] = {}
-        for p in preds:
-            groups.setdefault(_label(p.get(key)), []).append(bool(p.get("correct")))
-        return {c: accuracy_cell(groups[c]).to_dict() for c in columns if c in groups}
-
-    matrix: dict[str, Any] = {
-        "by": by,
-        "rows": list(rows),
-        "columns": columns,
-        "accuracy": {name: cells(preds) for name, preds in rows.items()},
-        "overall": {name: accuracy_cell(bool(p.get("correct")) for p in preds).to_dict() for name, preds in rows.items()},
-        "alpha": alpha,
-        "base_name": base_name if base is not None else None,
-        "base": None,
-        "base_overall": None,
-        "improvement": None,
-        "improvement_overall": None,
-    }
-    if base is not None:
-        matrix["base"] = cells(base)
-        matrix["base_overall"] = accuracy_cell(bool(p.get("correct")) for p in base).to_dict()
-        matrix["improvement"], matrix["improvement_overall"] = {}, {}
-        for name, preds in rows.items():
-            paired = compare_predictions(
-                [{**p, "modality": p.get(key)} for p in base],
-                [{**p, "modality": p.get(key)} for p in preds],
-                alpha=alpha,
-                modality_order=columns,
-            )
-            matrix["improvement"][name] = paired["by_modality"]
-            matrix["improvement_overall"][name] = paired["overall"]
-    return matrix
-
-
-def matrix_markdown(matrix: Mapping[str, Any]) -> str:
-    """``matrix.md``: accuracy (with 95% CIs) per model x tested-on column, and the improvement table."""
-    by, cols, rows = matrix["by"], matrix["columns"], matrix["rows"]
-
-    def cell_text(cell: Mapping[str, Any] | None, bold: bool = False) -> str:
-        if not cell or not cell.get("n"):
-            return ""
-        text = f"{_pct(cell['accuracy'])} {_ci(cell)}"
-        return f"**{text}**" if bold else text
-
-    lines = [
-        f"# Cross-{by} generalization",
-        "",
-        f"Accuracy in % [95% Wilson interval]. Rows: the model (what it was trained on); columns: the {by} "
-        "of the test questions. **Bold**: in-domain (row name = column).",
-        "",
-        f"| model \\ tested on | " + " | ".join(cols) + " | all |",
-        "| --- |" + " ---: |" * (len(cols) + 1),
-    ]
-    for r in rows:
-        cells = [cell_text(matrix["accuracy"][r].get(c), bold=(r == c)) for c in cols]
-        lines.append(f"| {r} | " + " | ".join(cells) + f" | {cell_text(matrix['overall'][r])} |")
-    if matrix.get("base") is not None:
-        cells = [cell_text(matrix["base"].get(c)) for c in cols]
-        name = matrix["base_name"]
-        lines.append(f"| {name if name == 'base' else name + ' (base)'} | " + " | ".join(cells) + f" | {cell_text(matrix['base_overall'])} |")
-    counts = []
-    for c in cols:
-        ns = {matrix["accuracy"][r][c]["n"] for r in rows if c in matrix["accuracy"][r]}
-        counts.append("/".join(str(n) for n in sorted(ns)))
-    ns_all = {matrix["overall"][r]["n"] for r in rows}
-    lines.append("| n (questions) | " + " | ".join(counts) + " | " + "/".join(str(n) for n in sorted(ns_all)) + " |")
-    if matrix.get("improvement"):
-        lines += [
-            "",
-            f"## Improvement over {matrix['base_name']}",
-            "",
-            f"Accuracy difference, model minus {matrix['base_name']}, in percentage points, on the questions both "
-            f"answered. `*`: exact McNemar p < {matrix['alpha']} (per cell, uncorrected).",
-            "",
-            "| model | " + " | ".join(cols) + " | all |",
-            "| --- |" + " ---: |" * (len(cols) + 1),
-        ]
-
-        def diff_text(cell: Mapping[str, Any] | None) -> str:
-            if not cell or cell.get("difference") is None:
-                return ""
-            return f"{100 * cell['difference']:+.1f}" + ("*" if cell["significant"] else "")
-
-        for r in rows:
-            cells = [diff_text(matrix["improvement"][r].get(c)) for c in cols]
-            lines.append(f"| {r} | " + " | ".join(cells) + f" | {diff_text(matrix['improvement_overall'][r])} |")
-    return "\n".join(lines) + "\n"
-
-
-def write_matrix(output_dir: str | Path, matrix: Mapping[str, Any]) -> dict[str, Path]:
-    """Write ``matrix.json``, ``matrix.md``, ``matrix.png`` and (with a base) ``improvement.png``."""
-    from .plots import plot_improvement, plot_matrix
-
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / MATRIX_JSON, "md": out / MATRIX_MD}
-    paths["json"].write_text(json.dumps(matrix, indent=2) + "\n")
-    paths["md"].write_text(matrix_markdown(matrix))
-    paths["png"] = plot_matrix(matrix, out / MATRIX_PNG)
-    if matrix.get("improvement"):
-        paths["improvement_png"] = plot_improvement(matrix, out / IMPROVEMENT_PNG)
-    return paths
-
-
-def parse_named_models(text: str) -> dict[str, str]:
-    """``"ct=runs/ct,mri=runs/mri"`` -> ``{"ct": "runs/ct", "mri": "runs/mri"}``.
-
-    Names become directory names under the matrix's output directory, so they
-    must be simple (letters, digits, ``_ . -``) and unique.
-    """
-    import re
-
-    models: dict[str, str] = {}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        name, sep, spec = part.partition("=")
-        name, spec = name.strip(), spec.strip()
-        if not sep or not name or not spec:
-            raise EvalError(f"--models: expected NAME=MODEL pairs separated by commas, got {part!r}")
-        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name) or name in (".", ".."):
-            raise EvalError(f"--models: name {name!r} must be letters, digits, '_', '.' or '-' (it names a directory)")
-        if name in models:
-            raise EvalError(f"--models: name {name!r} is given twice")
-        models[name] = spec
-    if not models:
-        raise EvalError("--models: no models given (expected e.g. ct=runs/ct,mri=runs/mri)")
-    return models
-
-
-def generalization_matrix(
-    models: Mapping[str, str],
-    data: str,
-    output_dir: str | Path,
-    *,
-    by: str = "modality",
-    base: str | None = None,
-    base_name: str = "base",
-    alpha: float = 0.05,
-    plugins=None,
-    on_model=None,
-    **eval_kwargs,
-) -> tuple[dict[str, Any], dict[str, EvalReport]]:
-    """Evaluate every model on all of ``data`` and build the generalization matrix.
-
-    Each model is evaluated into ``output_dir/<name>/`` (and the base model
-    into ``output_dir/<base_name>/``) with :func:`evaluate`, so an interrupted
-    matrix resumes where it stopped. ``eval_kwargs`` go to :func:`evaluate`
-    (filters, batch size, ...); ``on_model(name, spec)`` is called before each
-    evaluation (progress messages). Writes the files of :func:`write_matrix`
-    into ``output_dir`` and returns the matrix and each model's report.
-    """
-    from .plugins import get_plugins
-
-    if by not in BY:
-        raise EvalError(f"--by must be one of {', '.join(BY)}, got {by!r}")
-    if base is not None and base_name in models:
-        raise EvalError(f"the base model's name {base_name!r} is also one of --models; pick another --base-name")
-    plugins = plugins or get_plugins()
-    out = Path(output_dir)
-    todo = dict(models)
-    if base is not None:
-        todo[base_name] = base
-    reports: dict[str, EvalReport] = {}
-    for name, spec in todo.items():
-        if on_model is not None:
-            on_model(name, spec)
-        reports[name] = evaluate(spec, data, out / name, plugins=plugins, **eval_kwargs)
-    registry = plugins.modalities if by == "modality" else plugins.tasks
-    matrix = build_matrix(
-        {name: reports[name].predictions for name in models},
-        by=by,
-        base=reports[base_name].predictions if base is not None else None,
-        base_name=base_name,
-        alpha=alpha,
-        column_order=registry.names(),
-    )
-    matrix["data"] = data
-    matrix["models"] = {name: {"model": spec, "results": f"{name}/{RESULTS_JSON}"} for name, spec in todo.items()}
-    write_matrix(out, matrix)
-    return matrix, reports

@@ -131,7 +131,8 @@ def test_eval_reports_user_errors_without_a_traceback(tmp_path):
 
 
 def test_eval_modules_do_not_import_heavy_libraries():
-    code = ("import sys, medr1_core.cli.eval_cmd, medr1_core.evaluation, medr1_core.plots, medr1_core.generation; "
+    code = ("import sys, medr1_core.cli.eval_cmd, medr1_core.evaluation, medr1_core.accuracy_stats, "
+            "medr1_core.generalization, medr1_core.plots, medr1_core.generation; "
             "print(sorted(m for m in ('torch', 'transformers', 'matplotlib', 'vllm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -7,18 +7,10 @@ import json
 
 import pytest
 
-from medr1_core import evaluation as ev
-from medr1_core.evaluation import (
-    build_matrix,
-    compare_predictions,
-    drop_partial_tail,
-    holm_adjust,
-    mcnemar_exact,
-    parse_named_models,
-    read_predictions,
-    summarize,
-    wilson_interval,
-)
+from medr1_core import accuracy_stats
+from medr1_core.accuracy_stats import compare_predictions, holm_adjust, mcnemar_exact, summarize, wilson_interval
+from medr1_core.evaluation import EvalError, drop_partial_tail, read_predictions, write_results
+from medr1_core.generalization import build_matrix, parse_named_models, write_matrix
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -55,8 +47,8 @@ def test_wilson_interval_edge_cases():
 
 
 def test_module_doctests_pass():
-    result = doctest.testmod(ev)
-    assert result.attempted >= 3 and result.failed == 0
+    result = doctest.testmod(accuracy_stats)
+    assert result.attempted >= 5 and result.failed == 0
 
 
 # --------------------------------------------------------------------------- summarize
@@ -179,7 +171,7 @@ def test_write_results_writes_tables_and_heatmap(tmp_path):
     preds = [pred(i, m, t, correct=(i % 3 == 0)) for i, (m, t) in enumerate(
         [("ct", "disease_diagnosis"), ("ct", "lesion_grading"), ("mri", "disease_diagnosis")] * 4)]
     results = {"model": "m", "data": "d", "variant": "think", **summarize(preds)}
-    paths = ev.write_results(tmp_path, results)
+    paths = write_results(tmp_path, results)
     assert json.loads(paths["json"].read_text())["overall"]["n"] == 12
     md = paths["md"].read_text()
     assert "| ct | 8 |" in md and "## Modality x task" in md
@@ -218,7 +210,7 @@ def test_build_matrix_shape_labels_and_improvement(tmp_path):
     assert m["improvement"]["ct"]["mri"]["difference"] == 0 and not m["improvement"]["ct"]["mri"]["significant"]
     assert m["improvement_overall"]["xray"]["difference"] == pytest.approx(7 / 30)
 
-    paths = ev.write_matrix(tmp_path, m)
+    paths = write_matrix(tmp_path, m)
     md = paths["md"].read_text()
     assert "| model \\ tested on | xray | ct | mri | all |" in md
     assert "**100.0 [72.2, 100.0]**" in md  # in-domain cell bold, with its interval
@@ -233,7 +225,7 @@ def test_build_matrix_by_task_without_base(tmp_path):
     m = build_matrix({"a": _trained_on("ct"), "b": _trained_on("mri")}, by="task")
     assert m["columns"] == ["disease_diagnosis", "lesion_grading"]
     assert m["improvement"] is None and m["base"] is None
-    paths = ev.write_matrix(tmp_path, m)
+    paths = write_matrix(tmp_path, m)
     assert "improvement_png" not in paths and not (tmp_path / "improvement.png").exists()
     with pytest.raises(ValueError, match="also a row"):
         build_matrix({"base": []}, base=[])
@@ -244,5 +236,5 @@ def test_build_matrix_by_task_without_base(tmp_path):
 def test_parse_named_models():
     assert parse_named_models("ct=runs/ct, mri = /x/mri") == {"ct": "runs/ct", "mri": "/x/mri"}
     for bad, message in [("ct", "NAME=MODEL"), ("ct=a,ct=b", "twice"), ("a/b=x", "directory"), ("", "no models")]:
-        with pytest.raises(ev.EvalError, match=message):
+        with pytest.raises(EvalError, match=message):
             parse_named_models(bad)

@@ -7,8 +7,10 @@
         --data /data/OmniMedVQA --by modality --output-dir eval/matrix
     medr1 eval compare eval/base/results.json eval/ct/results.json
 
-The work is done by :mod:`medr1_core.evaluation`; this module only parses
-options and prints. torch and transformers are imported when a model loads.
+The work is done by :mod:`medr1_core.evaluation` (running),
+:mod:`medr1_core.generalization` (the matrix) and
+:mod:`medr1_core.accuracy_stats` (the paired comparison); this module only
+parses options and prints. torch and transformers are imported when a model loads.
 """
 
 from __future__ import annotations
@@ -173,7 +175,9 @@ def matrix(models, base, base_name, data, by, alpha, output_dir, **options):
     matrix.md and matrix.png (rows: the model, i.e. what it was trained on;
     columns: what it is tested on), plus improvement.png with --base.
     """
-    from ..evaluation import generalization_matrix, parse_named_models
+    from ..generalization import (
+        IMPROVEMENT_PNG, MATRIX_JSON, MATRIX_MD, MATRIX_PNG, generalization_matrix, parse_named_models,
+    )
 
     _quiet_libraries(options["quiet"])
 
@@ -192,8 +196,8 @@ def matrix(models, base, base_name, data, by, alpha, output_dir, **options):
         for message in report.messages:
             click.echo(f"medr1: warning: {name}: {message}", err=True)
     out = Path(output_dir)
-    click.echo((out / "matrix.md").read_text())
-    files = ["matrix.json", "matrix.md", "matrix.png"] + (["improvement.png"] if result.get("improvement") else [])
+    click.echo((out / MATRIX_MD).read_text())
+    files = [MATRIX_JSON, MATRIX_MD, MATRIX_PNG] + ([IMPROVEMENT_PNG] if result.get("improvement") else [])
     click.echo(f"wrote {', '.join(str(out / f) for f in files)}")
 
 
@@ -220,7 +224,7 @@ def _results_and_predictions(path: str):
 
 
 def comparison_table(comparison: dict, name_a: str, name_b: str) -> str:
-    """The comparison of :func:`medr1_core.evaluation.compare_predictions` as a text table."""
+    """The comparison of :func:`medr1_core.accuracy_stats.compare_predictions` as a text table."""
     header = f"{'cell':44} {'n':>6} {'A':>7} {'B':>7} {'B-A':>7} {'A only':>7} {'B only':>7} {'p':>8}  sig"
     lines = [f"A: {name_a}", f"B: {name_b}",
              f"shared questions: {comparison['shared']} (only in A: {comparison['only_a']}, only in B: "
@@ -261,7 +265,7 @@ def compare(a, b, alpha, as_json):
     McNemar p-value, flagging p < --alpha. Reads the predictions.jsonl beside
     each results.json (a directory holding one works too).
     """
-    from ..evaluation import compare_predictions
+    from ..accuracy_stats import compare_predictions
     from ..plugins import get_plugins
 
     results_a, preds_a = _results_and_predictions(a)
