@@ -18,7 +18,7 @@ from typing import Any
 
 from . import run_dir as rd
 from .config import TrainConfig
-from .data import DataError
+from .data import DataError, image_stats
 from .models import FINAL_MODEL_DIR
 
 log = logging.getLogger("medr1")
@@ -55,7 +55,7 @@ def grpo_args(config: TrainConfig, run_dir: Path, reward_weights: list[float]):
     bf16 = g.bf16 if g.bf16 is not None else bool(on_gpu and torch.cuda.is_bf16_supported())
     fields = g.model_dump(exclude={"extra", "bf16", "gradient_checkpointing"})
     # transformers >= 5 reads the TensorBoard folder from the environment.
-    os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(run_dir / "tensorboard"))
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")
     return GRPOConfig(
         output_dir=str(run_dir),
         **fields,
@@ -270,14 +270,26 @@ def train(config: TrainConfig, *, resume: bool = False) -> dict[str, Any]:
             (run.run_dir / rd.CONFIG).write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
         (run.run_dir / rd.DATA_REPORT).write_text(json.dumps(run.data_report, indent=2))
         rd.log_event(run.run_dir, "resume" if run.resume_from else "start", checkpoint=str(run.resume_from or ""), **run.data_report)
-    run.trainer.train(resume_from_checkpoint=str(run.resume_from) if run.resume_from else None)
-    if main:
-        final = run.run_dir / FINAL_MODEL_DIR
-        run.trainer.save_model(str(final))
-        run.processor.save_pretrained(str(final))
-        rd.plot_reward_curve(run.run_dir)
-        failures = dict(getattr(run.composed, "failures", {}))
-        summary = {**rd.summarise(run.run_dir), "reward_failures": failures, "run_dir": str(run.run_dir)}
-        rd.log_event(run.run_dir, "end", **{k: v for k, v in summary.items() if k != "run_dir"})
-        return summary
-    return {}
+    try:
+        run.trainer.train(resume_from_checkpoint=str(run.resume_from) if run.resume_from else None)
+    except BaseException as exc:  # Ctrl-C or a crash: say so in the run, keep the curve so far
+        if main:
+            rd.log_event(run.run_dir, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
+                         error=f"{type(exc).__name__}: {exc}", failures=dict(run.composed.failures))
+            rd.plot_reward_curve(run.run_dir)
+        raise
+    if not main:
+        return {}
+    final = run.run_dir / FINAL_MODEL_DIR
+    run.trainer.save_model(str(final))
+    run.processor.save_pretrained(str(final))
+    rd.plot_reward_curve(run.run_dir)
+    images = image_stats(run.trainer.train_dataset)
+    summary = {
+        **rd.summarise(run.run_dir),
+        "reward_failures": dict(run.composed.failures),
+        "unreadable_images": len(images.unreadable),
+        "run_dir": str(run.run_dir),
+    }
+    rd.log_event(run.run_dir, "end", **{k: v for k, v in summary.items() if k != "run_dir"})
+    return summary

@@ -90,6 +90,18 @@ def test_a_reward_that_raises_mid_run_is_isolated(tmp_path):
     assert end["reward_failures"] == {"flaky": 1}
 
 
+def test_strict_rewards_stop_the_run_and_record_why(tmp_path):
+    boom = tmp_path / "boom.py"
+    boom.write_text("def boom(prompts, completions, **kwargs):\n    raise ValueError('bad rule file')\n")
+    out = tmp_path / "run"
+    proc = run_cli("train", *FAST, "--rewards", f"format,{boom}:boom", "--strict-rewards", "--max-steps", "2",
+                   "--output-dir", str(out), check=False)
+    assert proc.returncode != 0 and "bad rule file" in proc.stderr
+    failed = [e for e in read_jsonl(out / "events.jsonl") if e["event"] == "failed"]
+    assert failed and "ValueError: bad rule file" in failed[0]["error"]
+    assert not (out / "final").exists()
+
+
 def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "medr1_core.cli", "train", *FAST, "--max-steps", "40", "--save-steps", "2",

@@ -132,4 +132,6 @@ def _print_summary(summary: dict[str, Any]) -> None:
             name = key.removeprefix("rewards/").removesuffix("/mean")
             click.echo(f"  {name:24} {value['first']:.3f} -> {value['last']:.3f}", err=True)
     if summary.get("reward_failures"):
-        click.echo(f"  reward failures: {summary['reward_failures']}", err=True)
+        click.echo(f"  reward failures (batches): {summary['reward_failures']}", err=True)
+    if summary.get("unreadable_images"):
+        click.echo(f"  unreadable images skipped: {summary['unreadable_images']}", err=True)
