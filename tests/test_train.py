@@ -38,7 +38,7 @@ def test_train_writes_the_run_directory(tmp_path):
     assert {"rewards/accuracy/mean", "reward", "rewards/format/failed"} <= set(metrics[0])
 
     completions = read_jsonl(out / "completions.jsonl")
-    assert len(completions) == 2 * 8  # per_device_train_batch_size of the tiny preset
+    assert len(completions) == 2 * 16  # per_device_train_batch_size of the tiny preset
     assert set(completions[0]["rewards"]) == {"format", "accuracy"}
     assert completions[0]["id"] and isinstance(completions[0]["completion"], str)
 
