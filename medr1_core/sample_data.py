@@ -2,7 +2,7 @@
 
 200 multiple-choice questions, 5 for each of the 8 modalities x 5 question
 types, about 64x64 images drawn procedurally. The images are generated on
-first use into ``$MEDR1_CACHE/sample-v1`` (default ``~/.cache/medr1/sample-v1``)
+first use into ``$MEDR1_CACHE/sample-v2`` (default ``~/.cache/medr1/sample-v2``)
 in about a tenth of a second; this module is the source of truth, nothing binary
 is committed. Generation is deterministic: the same files every time.
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .cache import build_atomically, cache_dir
 
-VERSION = "sample-v1"
+VERSION = "sample-v2"
 SIZE = 64
 
 #: modality id -> (OmniMedVQA modality_type label, name used in options, file-name stem)
@@ -124,6 +124,7 @@ def generate(root: str | os.PathLike) -> int:
             for k in range(PER_CELL):
                 rng = np.random.default_rng([m_index, t_index, k, 2503_13939])
                 question, options, answer, pixels = _question(modality, task, k, rng)
+                options = _place(options, answer, m_index + t_index + k)
                 relative = f"Images/{dataset}/{task}_{k}.png"
                 _save(pixels, modality, root / relative)
                 record = {
@@ -140,6 +141,19 @@ def generate(root: str | os.PathLike) -> int:
                 count += 1
         (qa_dir / f"{dataset}.json").write_text(json.dumps(records, indent=1))
     return count
+
+
+def _place(options: list[str], answer: str, slot: int) -> list[str]:
+    """Move the correct option to letter ``slot % len(options)``.
+
+    Rotating the slot over the questions of a cell spreads correct answers
+    evenly over the letters, so a model that always answers "A" scores chance,
+    not more: above-chance accuracy has to come from the image.
+    """
+    options = list(options)
+    i, j = options.index(answer), slot % len(options)
+    options[i], options[j] = options[j], options[i]
+    return options
 
 
 def _question(modality: str, task: str, k: int, rng):

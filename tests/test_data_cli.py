@@ -58,7 +58,7 @@ def test_inspect_selection_image_root_and_errors(tmp_path):
 
 def test_sample_and_formats_commands(tmp_path):
     env = {"MEDR1_CACHE": str(tmp_path)}
-    assert run_cli("data", "sample", env=env).stdout.strip() == str(tmp_path / "sample-v1")
+    assert run_cli("data", "sample", env=env).stdout.strip() == str(tmp_path / "sample-v2")
     out = json.loads(run_cli("data", "inspect", "sample", "--json", env=env).stdout)
     assert out["total"] == 200 and out["missing_images"] == 0 and out["bad"] == []
     names = [row["name"] for row in json.loads(run_cli("data", "formats", "--json").stdout)]

@@ -124,3 +124,20 @@ def test_modalities_are_told_apart_by_their_look(sample_report):
     assert predicted == labels
     recognition = [s for s in sample_report.samples if s.task == "modality_recognition"]
     assert Counter(s.modality for s in recognition) == {m: 5 for m in names}
+
+
+def test_correct_letters_are_balanced_so_guessing_one_letter_scores_chance():
+    from collections import Counter
+
+    from medr1_core.data import load_samples
+
+    samples = load_samples("sample").samples
+    chance = sum(1 / len(s.options) for s in samples) / len(samples)
+    for letter in "ABCD":
+        always = sum(s.answer == letter for s in samples) / len(samples)
+        assert always <= chance + 0.01, (letter, always, chance)
+    by_task: dict[str, Counter] = {}
+    for s in samples:
+        by_task.setdefault(s.task, Counter())[s.answer] += 1
+    for task, counts in by_task.items():
+        assert max(counts.values()) - min(counts.values()) <= 1, (task, counts)
