@@ -23,7 +23,7 @@ prompt variant, then prints:
 GRPO knobs are the tiny preset (:data:`medr1_core.config.TINY_PRESET`) unless
 changed with ``--set grpo.<knob>=<value>``.
 
-``--warm-start N`` first gives the tiny model a prior for the answer format:
+``--warm-start N`` (default 90) first gives the tiny model a prior for the answer format:
 ``N`` steps of next-token training on chat turns built from the tiny
 tokenizer's own corpus (:func:`medr1_core.tiny.tiny_corpus`: a synthetic
 question and options -> ``<think> ... </think> <answer> letter </answer>``,
@@ -34,7 +34,7 @@ every group scores 0 on both rewards, and GRPO's advantages -- and so its
 gradients -- are all zero (the table's "zero-std" column shows the fraction
 of groups with no reward spread).
 
-    python benchmarks/bench_learning.py [--steps 300] [--every 20] [--warm-start 90] [--set grpo.learning_rate=1e-3]
+    python benchmarks/bench_learning.py [--steps 300] [--every 20] [--warm-start 0] [--set grpo.learning_rate=1e-3]
 """
 
 from __future__ import annotations
@@ -199,7 +199,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=WITHIN_STEPS)
     parser.add_argument("--every", type=int, default=20, help="steps per row of the reward table")
-    parser.add_argument("--warm-start", type=int, default=0, metavar="N", help="steps of format prior first (see above)")
+    parser.add_argument("--warm-start", type=int, default=90, metavar="N",
+                        help="steps of format prior first (see above); 0 trains the random tiny model as built")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--output-dir", help="run directory (default: a fresh temporary one, kept)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")

@@ -116,7 +116,7 @@ def plot_reward_curve(run_dir: Path, window: int = 10) -> Path | None:
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
     for key in keys:
         steps, values = zip(*series[key])
-        label = key.removeprefix("rewards/").removesuffix("/mean")
+        label = "total (weighted)" if key == "reward" else key.removeprefix("rewards/").removesuffix("/mean")
         line = ax.plot(steps, values, alpha=0.3, linewidth=1)[0]
         if len(values) >= window:
             smooth = [sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1]) for i in range(len(values))]
