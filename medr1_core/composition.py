@@ -248,8 +248,14 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(data, Mapping):
         raise RewardConfigError(f"{path}: a config must be a mapping at the top level, got {type(data).__name__}")
     data = dict(data)
-    rewards = data.get("rewards")
-    base = path.resolve().parent
+    if "rewards" in data:
+        data["rewards"] = rebase_reward_files(data["rewards"], path.resolve().parent)
+    return data
+
+
+def rebase_reward_files(rewards: Any, base: Path) -> Any:
+    """Ad-hoc ``file.py:func`` references in a config's ``rewards``, made relative to ``base``
+    (the config file's folder) unless they exist as given or are absolute."""
 
     def rebase(ref: Any) -> Any:
         if isinstance(ref, str) and is_adhoc(ref):
@@ -259,16 +265,16 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
         return ref
 
     if isinstance(rewards, Mapping):
-        data["rewards"] = {
+        return {
             k: ({**v, "reward": rebase(v.get("reward", k))} if isinstance(v, Mapping) else v)
             for k, v in rewards.items()
         }
-    elif isinstance(rewards, list):
-        data["rewards"] = [
+    if isinstance(rewards, list):
+        return [
             {**v, "reward": rebase(v.get("reward") or v.get("name"))} if isinstance(v, Mapping) else rebase(v)
             for v in rewards
         ]
-    return data
+    return rewards
 
 
 # --- ad-hoc rewards ---------------------------------------------------------------

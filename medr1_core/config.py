@@ -150,27 +150,47 @@ def _describe(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Read ``path`` (YAML), apply ``overrides`` (dotted keys), validate.
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The fields of a run configuration file (YAML), unvalidated.
+
+    Ad-hoc reward files (``rewards: {x: {reward: my_rewards.py:f}}``) are
+    resolved relative to the file's folder, as ``medr1 rewards score --config`` does.
+    """
+    import yaml
+
+    from .composition import rebase_reward_files
+
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of fields at the top level, got {type(loaded).__name__}")
+    data = loaded or {}
+    if "rewards" in data:
+        data["rewards"] = rebase_reward_files(data["rewards"], Path(path).resolve().parent)
+    return data
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    data: dict[str, Any] | None = None,
+) -> TrainConfig:
+    """Read ``path`` (YAML) -- or take ``data`` already read from it with
+    :func:`read_config_file` -- apply ``overrides`` (dotted keys), validate.
 
     >>> load_config(overrides={"grpo.max_steps": 5}).grpo.max_steps
     5
     """
-    import yaml
-
-    data: dict[str, Any] = {}
-    source = "command line"
-    if path is not None:
-        source = str(path)
-        try:
-            loaded = yaml.safe_load(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping of fields at the top level, got {type(loaded).__name__}")
-        data = loaded or {}
+    source = str(path) if path is not None else "command line"
+    if data is None:
+        data = read_config_file(path) if path is not None else {}
     for key, value in (overrides or {}).items():
         target = data
         *parents, leaf = key.split(".")

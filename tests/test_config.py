@@ -100,3 +100,18 @@ def test_cli_rewards_keep_params_from_the_config_file():
         "dtree": {"reward": "dtree", "weight": 1.0, "params": {}},
     }
     assert overrides["grpo.max_steps"] == 3 and overrides["grpo.beta"] == 0.0
+
+
+def test_adhoc_reward_files_resolve_relative_to_the_run_config(tmp_path, monkeypatch):
+    folder = tmp_path / "exp"
+    folder.mkdir()
+    (folder / "my_rewards.py").write_text("def brevity(prompts, completions, **kw):\n    return [1.0] * len(completions)\n")
+    (folder / "run.yaml").write_text("rewards:\n  brevity: {reward: my_rewards.py:brevity}\n")
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    config = load_config(folder / "run.yaml")
+    assert config.rewards["brevity"].reward == f"{folder.resolve() / 'my_rewards.py'}:brevity"
+
+
+def test_unreadable_config_names_the_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"cannot read the config file"):
+        load_config(tmp_path)  # a directory

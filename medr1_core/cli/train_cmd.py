@@ -82,19 +82,11 @@ def train(config_path, resume, sets, **options):
     Example (tiny model, bundled data, CPU, under a minute):
       medr1 train --model tiny --data sample --rewards format,accuracy,dtree --max-steps 20
     """
-    import yaml
-
     from ..composition import RewardConfigError
-    from ..config import ConfigError, load_config
+    from ..config import ConfigError, load_config, read_config_file
     from ..registry import UnknownNameError
     from ..rewards import RewardParamsError
 
-    base: dict[str, Any] = {}
-    if config_path:
-        try:
-            base = yaml.safe_load(open(config_path, encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise click.ClickException(f"{config_path}: {exc}") from None
     if resume and not config_path:
         from pathlib import Path
 
@@ -107,9 +99,9 @@ def train(config_path, resume, sets, **options):
             )
         options["output_dir"] = str(run)
         config_path = str(run / CONFIG)
-        base = yaml.safe_load((run / CONFIG).read_text()) or {}
     try:
-        config = load_config(config_path, build_overrides(base, options, sets))
+        base = read_config_file(config_path) if config_path else {}
+        config = load_config(config_path, build_overrides(base, options, sets), data=base)
     except (ConfigError, RewardConfigError) as exc:
         raise click.ClickException(str(exc)) from None
 
