@@ -59,7 +59,7 @@ def test_no_image_is_opened_before_a_row_is_read(tmp_path, opened):
     write_images(tmp_path, items)
     dataset = training_dataset(items, image_root=tmp_path)
     assert len(dataset) == 6 and opened == []
-    row = dataset[3]
+    dataset[3]  # reading a row opens its image, and only its image
     assert opened == [str(tmp_path / "img/3_0.png")]
     dataset[[0, 1]]
     assert len(opened) == 3
