@@ -1,6 +1,6 @@
 """Throughput of `medr1 eval`: questions per second on the tiny model, batch 1 vs the default batch size.
 
-Runs :func:`medr1_core.evaluation.evaluate` -- the code path of `medr1 eval`:
+Runs :func:`medr1_core.eval.run.evaluate` -- the code path of `medr1 eval`:
 data loading, prompt building, image preparation, batched generation, parsing,
 scoring with the accuracy reward, writing predictions and results -- on the
 bundled sample data, once with ``--batch-size 1`` (the baseline) and once with
@@ -30,7 +30,7 @@ TARGET_RATIO = 3.0
 
 
 def timed_eval(output_dir: Path, *, questions: int, batch_size: int, max_new_tokens: int) -> tuple[float, int]:
-    from medr1_core.evaluation import evaluate
+    from medr1_core.eval.run import evaluate
 
     start = time.perf_counter()
     report = evaluate(
@@ -49,7 +49,7 @@ def timed_eval(output_dir: Path, *, questions: int, batch_size: int, max_new_tok
 
 
 def main() -> None:
-    from medr1_core.generation import DEFAULT_BATCH_SIZE
+    from medr1_core.eval.generation import DEFAULT_BATCH_SIZE
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=64)

@@ -1,6 +1,6 @@
 """Does GRPO learn? The tiny model trained on the sample data on CPU, with the reward curve.
 
-Trains through medr1's engine (:func:`medr1_core.engine.train`, what `medr1
+Trains through medr1's engine (:func:`medr1_core.train.engine.train`, what `medr1
 train` runs) with the ``format`` and ``accuracy`` rewards and the ``think``
 prompt variant, then prints:
 
@@ -12,7 +12,7 @@ prompt variant, then prints:
   one completion per sample question sampled as in training (temperature,
   max_completion_length) before training starts, and the first step at which
   the training curve's 10-step moving average reaches 0.8 (within 300 steps);
-- the accuracy target: a greedy evaluation (:func:`medr1_core.evaluation.evaluate`,
+- the accuracy target: a greedy evaluation (:func:`medr1_core.eval.run.evaluate`,
   what `medr1 eval` runs) of the model before and after training on the
   sample data, beside chance (the mean of 1 / number of options over the
   sample set) and what guessers that never look at the image score (always
@@ -20,12 +20,12 @@ prompt variant, then prints:
   type), with the letters the trained model answered. The sample set is also
   the training set: this measures learning, not generalization.
 
-GRPO knobs are the tiny preset (:data:`medr1_core.config.TINY_PRESET`) unless
+GRPO knobs are the tiny preset (:data:`medr1_core.train.config.TINY_PRESET`) unless
 changed with ``--set grpo.<knob>=<value>``.
 
 ``--warm-start N`` (default 90) first gives the tiny model a prior for the answer format:
 ``N`` steps of next-token training on chat turns built from the tiny
-tokenizer's own corpus (:func:`medr1_core.tiny.tiny_corpus`: a synthetic
+tokenizer's own corpus (:func:`medr1_core.offline.tiny.tiny_corpus`: a synthetic
 question and options -> ``<think> ... </think> <answer> letter </answer>``,
 with random letters and no images), then trains that model. Without it the
 tiny model is uniformly random over its 1024 tokens: it essentially never
@@ -66,7 +66,7 @@ def warm_start(out: Path, steps: int, *, seed: int = 0, batch_size: int = 32, lr
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from medr1_core.tiny import build_tiny_vlm, tiny_corpus
+    from medr1_core.offline.tiny import build_tiny_vlm, tiny_corpus
 
     source = build_tiny_vlm()
     model = AutoModelForImageTextToText.from_pretrained(source)
@@ -122,7 +122,7 @@ def parse_sets(items: list[str]) -> dict:
 
 
 def greedy_eval(model: str, out: Path, max_new_tokens: int) -> dict:
-    from medr1_core.evaluation import evaluate
+    from medr1_core.eval.run import evaluate
 
     return evaluate(model, "sample", out, variant="think", max_new_tokens=max_new_tokens, device="cpu", progress=False).results
 
@@ -131,10 +131,10 @@ def sampled_rates(model: str, temperature: float, max_new_tokens: int, seed: int
     """Strict-format and accuracy means of one completion per sample question, sampled as in training."""
     from medr1_core.composition import compose
     from medr1_core.data import image_path, load_samples
-    from medr1_core.generation import SamplingSettings, TransformersGenerator
-    from medr1_core.models import resolve_model
+    from medr1_core.eval.generation import SamplingSettings, TransformersGenerator
+    from medr1_core.train.models import resolve_model
     from medr1_core.plugins import get_plugins
-    from medr1_core.images import open_image
+    from medr1_core.data.images import open_image
     from medr1_core.prompts import build_conversation
 
     plugins = get_plugins()
@@ -212,10 +212,10 @@ def main() -> None:
 
     from transformers.utils import logging as hf_logging
 
-    from medr1_core import run_dir as rd
-    from medr1_core.config import TINY_PRESET, load_config
-    from medr1_core.engine import train
-    from medr1_core.evaluation import PREDICTIONS_FILE, read_predictions
+    from medr1_core.train import run_dir as rd
+    from medr1_core.train.config import TINY_PRESET, load_train_config
+    from medr1_core.train.engine import train
+    from medr1_core.eval.predictions import PREDICTIONS_FILE, read_predictions
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -241,7 +241,7 @@ def main() -> None:
         "grpo.seed": args.seed,
         **parse_sets(args.sets),
     }
-    config = load_config(overrides=overrides)
+    config = load_train_config(overrides=overrides)
     knobs = config.grpo.model_dump(include={
         "learning_rate", "num_generations", "per_device_train_batch_size", "max_completion_length", "temperature",
         "beta", "loss_type", "scale_rewards", "seed",

@@ -2,11 +2,11 @@
 
 Both runs train the tiny model (``--model tiny``) on the bundled sample data
 with the ``format`` and ``accuracy`` rewards, with the same GRPO knobs (the
-tiny preset of :data:`medr1_core.config.TINY_PRESET`, read from the resolved
+tiny preset of :data:`medr1_core.train.config.TINY_PRESET`, read from the resolved
 config so both follow it) and the same seed:
 
-- **medr1**: :func:`medr1_core.engine.prepare_run` on
-  ``load_config(overrides=...)`` -- the trainer `medr1 train` builds, with
+- **medr1**: :func:`medr1_core.train.engine.prepare_run` on
+  ``load_train_config(overrides=...)`` -- the trainer `medr1 train` builds, with
   medr1's lazily decoding dataset, its completion recorder around the reward
   functions, its run-files callback (metrics.jsonl, completions.jsonl) and
   TensorBoard logging -- then ``trainer.train()``.
@@ -78,7 +78,7 @@ def step_clock():
 
 
 def medr1_config(out: Path, steps: int, seed: int, max_completion_length: int | None = None):
-    from medr1_core.config import load_config
+    from medr1_core.train.config import load_train_config
 
     overrides = {
         "model": "tiny",
@@ -90,12 +90,12 @@ def medr1_config(out: Path, steps: int, seed: int, max_completion_length: int | 
     }
     if max_completion_length is not None:
         overrides["grpo.max_completion_length"] = max_completion_length
-    return load_config(overrides=overrides)
+    return load_train_config(overrides=overrides)
 
 
 def medr1_trainer(config):
     """The trainer ``medr1 train`` runs (engine.train minus the once-per-run files)."""
-    from medr1_core.engine import prepare_run
+    from medr1_core.train.engine import prepare_run
 
     run = prepare_run(config)
     run.run_dir.mkdir(parents=True, exist_ok=True)
@@ -105,7 +105,7 @@ def medr1_trainer(config):
 def bare_rows():
     """The sample set as plain rows: chat prompt, prepared image, and the columns rewards read."""
     from medr1_core.data import image_path, load_samples
-    from medr1_core.images import open_image
+    from medr1_core.data.images import open_image
     from medr1_core.plugins import get_plugins
     from medr1_core.prompts import build_conversation
 
@@ -131,7 +131,7 @@ def bare_trainer(config, rows, out: Path):
     from trl import GRPOConfig, GRPOTrainer
 
     from medr1_core.composition import compose, to_trl_reward_funcs
-    from medr1_core.tiny import build_tiny_vlm
+    from medr1_core.offline.tiny import build_tiny_vlm
 
     path = build_tiny_vlm()
     model = AutoModelForImageTextToText.from_pretrained(path)

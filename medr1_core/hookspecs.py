@@ -60,3 +60,23 @@ def medr1_register_data_formats(register):
     name for ``--format``, a ``detect(path)`` test for auto-detection and a
     ``read(path, resolver)`` that yields samples and bad-record reports.
     """
+
+
+@hookspec
+def medr1_register_commands(cli):
+    """Add commands to the ``medr1`` command line.
+
+    ``cli`` is medr1's top-level ``click.Group``: decorate functions with
+    ``@cli.command()`` or ``@cli.group()``, as in simonw/llm's
+    ``register_commands``. Keep the module that defines them light (import
+    heavy libraries inside the command), since ``medr1 --help`` loads every
+    plugin's commands. ``medr1 rules`` comes from the ``dtree`` reward plugin
+    this way::
+
+        @hookimpl
+        def medr1_register_commands(cli):
+            @cli.command()
+            def hello():
+                "Say hello."
+                click.echo("hello")
+    """

@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from .samples import VARIANTS, Completion, Rollout, Sample
+from .samples import Completion, Rollout, Sample, check_variant
 
 #: The structural checks of each prompt variant. ``Completion.problems`` lists
 #: the ones a completion fails; the format reward's partial credit is the
@@ -261,7 +261,7 @@ def parse_completion(text: str, *, options: Mapping[str, str] | None = None, var
     reasoning does not count. Unclosed blocks are not blocks.
     """
     if variant not in CHECKS:
-        raise ValueError(f"unknown prompt variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+        check_variant(variant)
     if not isinstance(text, str):
         text = "" if text is None else str(text)
 

@@ -4,6 +4,7 @@ Built-in plugins (``medr1_plugins.*``) are found exactly like third-party ones,
 through entry points. :func:`get_plugins` loads them once per process and
 returns the :class:`Plugins`: what was loaded, what was skipped and why, and
 the four registries (rewards, modalities, tasks, data formats).
+:func:`register_commands` adds the commands plugins provide to the CLI.
 
 Environment:
 
@@ -24,6 +25,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .errors import PluginError
 from .registry import Registry
 
 ENTRY_POINT_GROUP = "medr1"
@@ -35,10 +37,8 @@ HOOKS = {
     "medr1_register_tasks": "tasks",
     "medr1_register_data_formats": "data_formats",
 }
-
-
-class PluginError(RuntimeError):
-    """A plugin failed under ``MEDR1_STRICT_PLUGINS=1``; the message names it."""
+#: what ``medr1 plugins`` lists per plugin: the registries, and CLI commands
+KINDS = (*HOOKS.values(), "commands")
 
 
 class PluginWarning(UserWarning):
@@ -53,7 +53,7 @@ class PluginInfo:
     distribution: str | None
     version: str | None
     module: str
-    registered: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in HOOKS.values()})
+    registered: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in KINDS})
     error: str | None = None
 
     @property
@@ -186,6 +186,25 @@ def load_plugins(extra: list[tuple[str, object]] = (), *, strict: bool | None = 
             getattr(plugins, kind).add(name, item, info.label, aliases)
             info.registered[kind].append(name)
     return plugins
+
+
+def register_commands(cli, plugins: Plugins | None = None) -> None:
+    """Call every loaded plugin's ``medr1_register_commands(cli)``, each isolated like the other hooks."""
+    plugins = plugins or get_plugins()
+    strict = _env_flag("MEDR1_STRICT_PLUGINS")
+    by_name = {info.name: info for info in plugins.infos}
+    for impl in plugins.manager.hook.medr1_register_commands.get_hookimpls():
+        info = by_name.get(impl.plugin_name) or PluginInfo(impl.plugin_name, None, None, repr(impl.plugin))
+        before = set(cli.commands)
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break medr1
+            for name in set(cli.commands) - before:
+                del cli.commands[name]
+            _fail(info, "raised in medr1_register_commands", exc, strict)
+            continue
+        info.registered["commands"].extend(sorted(set(cli.commands) - before))
+
 
 _PLUGINS: Plugins | None = None
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .samples import VARIANTS
+from .errors import ConfigError
+from .samples import check_variant
 
 if TYPE_CHECKING:
     from .samples import Sample
@@ -74,10 +75,9 @@ def build_prompt(sample: "Sample", task: "Task | None", variant: str = "think") 
     ``task`` is the sample's task plugin (``plugins.tasks.get(sample.task)``),
     or ``None`` for the default templates. A sample without options gets the
     open-question template. Unknown variants and templates missing a variant
-    raise ``ValueError`` naming what exists.
+    raise :class:`~medr1_core.errors.ConfigError` naming what exists.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown prompt variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    check_variant(variant)
     if not sample.options:
         template = OPEN_PROMPTS[variant]
     elif task is None:
@@ -85,7 +85,7 @@ def build_prompt(sample: "Sample", task: "Task | None", variant: str = "think") 
     else:
         template = task.prompts.get(variant)
         if template is None:
-            raise ValueError(
+            raise ConfigError(
                 f"task {task.id!r} has no {variant!r} prompt template (it has: {', '.join(task.prompts) or 'none'})"
             )
     return template.format(question=sample.question.strip(), options=format_options(sample.options)).strip()

@@ -1,23 +1,40 @@
-"""Typed name registries: one flat namespace per kind of plugin object."""
+"""Typed name registries: one flat namespace per kind of plugin object.
+
+Also the two ways medr1 reads names typed by a person: :func:`comma_list`
+(``"ct, MRI"`` -> ``["ct", "MRI"]``) and :func:`normalise_label` (labels
+compared ignoring case and punctuation).
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Generic, TypeVar
+
+from .errors import PluginError, UnknownNameError
 
 T = TypeVar("T")
 
+__all__ = ["Registry", "DuplicateNameError", "UnknownNameError", "comma_list", "normalise_label", "did_you_mean"]
 
-class DuplicateNameError(ValueError):
+
+class DuplicateNameError(PluginError, ValueError):
     """Two plugins registered the same name; the message names both distributions."""
 
 
-class UnknownNameError(KeyError):
-    """A name nobody registered; the message lists the known names and a suggestion."""
+def comma_list(values: str | Iterable[str] | None) -> list[str]:
+    """Names from ``"a,b"``, ``["a", "b,c"]`` or ``None``: split on commas, stripped, blanks dropped.
 
-    def __str__(self) -> str:  # KeyError would quote the message
-        return self.args[0]
+    >>> comma_list(" ct, MRI ,")
+    ['ct', 'MRI']
+    >>> comma_list(["ct,mri", "xray"])
+    ['ct', 'mri', 'xray']
+    """
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    return [part.strip() for value in values for part in str(value).split(",") if part.strip()]
 
 
 def normalise_label(label: str) -> str:

@@ -22,11 +22,12 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from .errors import ConfigError
 from .samples import Rollout
 
 
-class RewardParamsError(ValueError):
-    """A reward's parameters did not validate; the message names the parameter."""
+class RewardParamsError(ConfigError):
+    """A reward's parameters did not validate; the message names the reward and the parameter."""
 
 
 class NoParams(BaseModel):
@@ -121,6 +122,8 @@ def reward(
                 "score": score,
                 "fn": staticmethod(f),
                 "__module__": f.__module__,
+                # the class replaces the function under its name: pickle finds it there
+                "__qualname__": f.__qualname__,
                 "__doc__": f.__doc__,
             },
         )

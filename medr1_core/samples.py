@@ -16,6 +16,15 @@ VARIANTS = ("think", "nothink", "think_after")
 """Prompt variants: reason then answer, answer only, answer then reason."""
 
 
+def check_variant(variant: str, where: str = "prompt variant") -> str:
+    """``variant`` if it is one of :data:`VARIANTS`, else a ConfigError naming ``where``."""
+    if variant not in VARIANTS:
+        from .errors import ConfigError
+
+        raise ConfigError(f"{where}: unknown prompt variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    return variant
+
+
 @dataclass(slots=True)
 class Sample:
     """One visual question.

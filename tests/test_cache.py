@@ -1,4 +1,4 @@
-"""medr1_core.cache: the cache directory, marker files, and atomic builds (reuse, replace, refuse, clean up)."""
+"""medr1_core.offline.cache: the cache directory, marker files, and atomic builds (reuse, replace, refuse, clean up)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from medr1_core.cache import build_atomically, cache_dir, read_marker, write_marker
+from medr1_core.offline.cache import build_atomically, cache_dir, read_marker, write_marker
 
 MARKER = ".test-complete.json"
 

@@ -15,10 +15,11 @@ from medr1_core.composition import (
     RewardSpec,
     build_rewards,
     compose,
-    load_config,
+    read_config,
     parse_reward_specs,
     to_trl_reward_funcs,
 )
+from medr1_core.errors import ConfigError
 from medr1_core.parsing import make_rollouts
 from medr1_core.registry import UnknownNameError
 from medr1_core.rewards import RewardParamsError
@@ -105,7 +106,7 @@ def test_yaml_config_file_with_adhoc_file_relative_to_it(tmp_path):
     )
     cfg = tmp_path / "sub" / "config.yaml"
     cfg.write_text("rewards:\n  accuracy: 1\n  length_ok: {reward: mine.py:length_ok, weight: 0.5}\n")
-    composed = compose(config=load_config(cfg))
+    composed = compose(config=read_config(cfg))
     assert composed.names == ["accuracy", "length_ok"] and composed.weights == [1.0, 0.5]
     scores = composed.score_texts([SAMPLE] * 3, TEXTS)
     assert scores.per_reward == {"accuracy": [1.0, 0.0, 0.0], "length_ok": [1.0, None, 0.0]}
@@ -115,8 +116,8 @@ def test_yaml_config_file_with_adhoc_file_relative_to_it(tmp_path):
 def test_bad_config_file(tmp_path):
     bad = tmp_path / "c.yaml"
     bad.write_text("rewards: [unclosed")
-    with pytest.raises(RewardConfigError, match="c.yaml: cannot read config"):
-        load_config(bad)
+    with pytest.raises(ConfigError, match="c.yaml: not valid YAML"):
+        read_config(bad)
 
 
 def test_adhoc_forms(tmp_path):

@@ -6,11 +6,12 @@ import pytest
 
 from medr1_core.cli.train_cmd import build_overrides
 from medr1_core.composition import RewardConfigError
-from medr1_core.config import ConfigError, load_config
+from medr1_core.errors import ConfigError
+from medr1_core.train.config import load_train_config
 
 
 def test_defaults_follow_med_r1():
-    config = load_config()
+    config = load_train_config()
     assert config.model == "Qwen/Qwen2-VL-2B-Instruct"
     assert config.grpo.num_generations == 4
     assert config.grpo.learning_rate == 1e-6 and config.grpo.beta == 0.04
@@ -22,11 +23,11 @@ def test_yaml_with_overrides(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text(
         "model: tiny\nrewards:\n  accuracy: {weight: 2, params: {open_threshold: 0.9}}\n  format: {}\n"
-        "grpo:\n  beta: 0.0\n  extra: {top_k: 5}\n"
+        "grpo:\n  beta: 0.0\n  top_k: 5\n"
     )
-    config = load_config(path, {"grpo.max_steps": 7, "modality": "ct,MRI"})
+    config = load_train_config(path, {"grpo.max_steps": 7, "modality": "ct,MRI"})
     assert config.rewards["accuracy"].weight == 2 and config.rewards["accuracy"].params == {"open_threshold": 0.9}
-    assert config.grpo.max_steps == 7 and config.grpo.beta == 0.0 and config.grpo.extra == {"top_k": 5}
+    assert config.grpo.max_steps == 7 and config.grpo.beta == 0.0 and config.grpo.model_extra == {"top_k": 5}
     assert config.modality == ["ct", "MRI"]
 
 
@@ -43,7 +44,7 @@ def test_errors_name_the_field_and_allowed_values(tmp_path, yaml_text, expected)
     path = tmp_path / "bad.yaml"
     path.write_text(yaml_text)
     with pytest.raises(ConfigError) as err:
-        load_config(path)
+        load_train_config(path)
     message = str(err.value)
     assert str(path) in message
     for fragment in expected:
@@ -54,12 +55,12 @@ def test_not_yaml_and_not_a_mapping(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
-        load_config(bad)
+        load_train_config(bad)
     bad.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
-        load_config(bad)
+        load_train_config(bad)
     with pytest.raises(ConfigError, match="not found"):
-        load_config(tmp_path / "missing.yaml")
+        load_train_config(tmp_path / "missing.yaml")
 
 
 def test_reward_weights_positional_and_named():
@@ -80,11 +81,11 @@ def test_reward_entries_are_checked_when_the_config_loads(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text("rewards:\n  format: {wieght: 2}\n")
     with pytest.raises(ConfigError, match=r"rewards.*unknown key\(s\) wieght"):
-        load_config(path)
+        load_train_config(path)
 
 
 def test_tiny_model_gets_its_preset_unless_set():
-    config = load_config(overrides={"model": "tiny", "grpo.learning_rate": 0.01})
+    config = load_train_config(overrides={"model": "tiny", "grpo.learning_rate": 0.01})
     assert config.grpo.max_completion_length == 48 and config.grpo.beta == 0.0
     assert config.grpo.learning_rate == 0.01
 
@@ -108,10 +109,10 @@ def test_adhoc_reward_files_resolve_relative_to_the_run_config(tmp_path, monkeyp
     (folder / "my_rewards.py").write_text("def brevity(prompts, completions, **kw):\n    return [1.0] * len(completions)\n")
     (folder / "run.yaml").write_text("rewards:\n  brevity: {reward: my_rewards.py:brevity}\n")
     monkeypatch.chdir(tmp_path)  # not the config's folder
-    config = load_config(folder / "run.yaml")
+    config = load_train_config(folder / "run.yaml")
     assert config.rewards["brevity"].reward == f"{folder.resolve() / 'my_rewards.py'}:brevity"
 
 
 def test_unreadable_config_names_the_file(tmp_path):
     with pytest.raises(ConfigError, match=r"cannot read the config file"):
-        load_config(tmp_path)  # a directory
+        load_train_config(tmp_path)  # a directory

@@ -51,9 +51,9 @@ def test_inspect_selection_image_root_and_errors(tmp_path):
                              "--image-root", str(tmp_path)).stdout)
     assert set(out["by_modality"]) == {"oct"} and out["excluded"] == 32_072 - out["total"]
     bad_format = run_cli("data", "inspect", str(SPLITS), "--format", "jsnol", check=False)
-    assert bad_format.returncode == 1 and "Did you mean 'jsonl'" in bad_format.stderr
+    assert bad_format.returncode == 2 and "Did you mean 'jsonl'" in bad_format.stderr
     missing = run_cli("data", "inspect", str(tmp_path / "none"), check=False)
-    assert missing.returncode == 1 and "no such file or directory" in missing.stderr
+    assert missing.returncode == 2 and "no such file or directory" in missing.stderr
 
 
 def test_sample_and_formats_commands(tmp_path):

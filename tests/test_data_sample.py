@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from medr1_core.data import check_images, image_path, load_samples
-from medr1_core.images import open_image
-from medr1_core.sample_data import ANATOMY, GRADES, SIZE, SIZES, VERSION, ensure_sample_data, generate
+from medr1_core.data.images import open_image
+from medr1_core.offline.sample_data import ANATOMY, GRADES, SIZE, SIZES, VERSION, ensure_sample_data, generate
 
 
 @pytest.fixture(scope="module")

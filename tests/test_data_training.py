@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import medr1_core.images
+import medr1_core.data.images
 from medr1_core import Sample
 from medr1_core.data import DataError, DataWarning, image_stats, training_dataset
 
@@ -44,13 +44,13 @@ def samples(n=6, images=1):
 def opened(monkeypatch):
     """Every file the data code opens for decoding."""
     calls = []
-    real = medr1_core.images.open_image
+    real = medr1_core.data.images.open_image
 
     def counting(path, modality=None):
         calls.append(str(path))
         return real(path, modality)
 
-    monkeypatch.setattr(medr1_core.images, "open_image", counting)
+    monkeypatch.setattr(medr1_core.data.images, "open_image", counting)
     return calls
 
 

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from medr1_core.cli import cli
-from medr1_core.evaluation import read_predictions
+from medr1_core.eval.predictions import read_predictions
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FAST = ["--max-new-tokens", "8", "--quiet"]
@@ -36,7 +36,7 @@ def png(path) -> bytes:
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
     """Two tiny VLMs built with different seeds (stand-ins for two trained models)."""
-    from medr1_core.tiny import build_tiny_vlm
+    from medr1_core.offline.tiny import build_tiny_vlm
 
     root = tmp_path_factory.mktemp("models")
     return str(build_tiny_vlm(root / "seed1", seed=1)), str(build_tiny_vlm(root / "seed2", seed=2))
@@ -124,15 +124,15 @@ def test_eval_without_required_options_is_a_usage_error():
 def test_eval_reports_user_errors_without_a_traceback(tmp_path):
     result = medr1("eval", "--model", "tiny", "--data", str(tmp_path / "absent"), "--output-dir", str(tmp_path / "o"),
                    ok=False)
-    assert result.exit_code == 1 and "no such file or directory" in result.output
+    assert result.exit_code == 2 and "no such file or directory" in result.output
     result = medr1("eval", "matrix", "--models", "ct", "--data", "sample", "--output-dir", str(tmp_path / "m"), ok=False)
-    assert result.exit_code == 1 and "NAME=MODEL" in result.output
+    assert result.exit_code == 2 and "NAME=MODEL" in result.output
     assert "Traceback" not in result.output
 
 
 def test_eval_modules_do_not_import_heavy_libraries():
-    code = ("import sys, medr1_core.cli.eval_cmd, medr1_core.evaluation, medr1_core.accuracy_stats, "
-            "medr1_core.generalization, medr1_core.plots, medr1_core.generation; "
+    code = ("import sys, medr1_core.cli.eval_cmd, medr1_core.eval.run, medr1_core.eval.stats, "
+            "medr1_core.eval.matrix, medr1_core.report.plots, medr1_core.eval.generation; "
             "print(sorted(m for m in ('torch', 'transformers', 'matplotlib', 'vllm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

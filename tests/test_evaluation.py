@@ -7,10 +7,12 @@ import json
 
 import pytest
 
-from medr1_core import accuracy_stats
-from medr1_core.accuracy_stats import compare_predictions, holm_adjust, mcnemar_exact, summarize, wilson_interval
-from medr1_core.evaluation import EvalError, drop_partial_tail, read_predictions, write_results
-from medr1_core.generalization import build_matrix, parse_named_models, write_matrix
+from medr1_core.eval import stats as accuracy_stats
+from medr1_core.eval.stats import compare_predictions, holm_adjust, mcnemar_exact, summarize, wilson_interval
+from medr1_core.eval.predictions import drop_partial_tail, read_predictions
+from medr1_core.eval.results import write_results
+from medr1_core.eval.run import EvalError
+from medr1_core.eval.matrix import build_matrix, parse_named_models, write_matrix
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medr1_core.generation import (
+from medr1_core.eval.generation import (
     BackendUnavailable,
     SamplingSettings,
     TransformersGenerator,
@@ -30,7 +30,7 @@ def generator():
     """The tiny model with large random weights, so greedy outputs are varied text, not one repeated token."""
     import torch
 
-    from medr1_core.tiny import build_tiny_vlm
+    from medr1_core.offline.tiny import build_tiny_vlm
 
     gen = TransformersGenerator.load(str(build_tiny_vlm()), SamplingSettings(max_new_tokens=10), device="cpu")
     torch.manual_seed(3)

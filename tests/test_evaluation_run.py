@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from medr1_core.data import DataError, load_samples
-from medr1_core.evaluation import EvalError, evaluate, read_predictions
+from medr1_core.eval.predictions import read_predictions
+from medr1_core.eval.run import EvalError, evaluate
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from medr1_core import Modality
-from medr1_core.images import ImageError, fit_pixels, open_image, prepare_image, read_dicom, to_8bit
+from medr1_core.data.images import ImageError, fit_pixels, open_image, prepare_image, read_dicom, to_8bit
 
 XRAY = Modality(id="xray", name="X-ray", dicom_window=True)
 US = Modality(id="ultrasound", name="Ultrasound", dicom_window=False)

@@ -1,4 +1,4 @@
-"""The tiny Qwen2-VL / Qwen2.5-VL of ``medr1_core.tiny_qwen``: the real architecture, wired end to end.
+"""The tiny Qwen2-VL / Qwen2.5-VL of ``medr1_core.offline.tiny_qwen``: the real architecture, wired end to end.
 
 The model half (config, weights, tokenizer, chat template) needs no torchvision, so these tests feed
 it ``pixel_values`` / ``image_grid_thw`` / ``mm_token_type_ids`` made by hand, the way Qwen2-VL's
@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from medr1_core import tiny_qwen as tq
+from medr1_core.offline import tiny_qwen as tq
 
 VERSIONS = list(tq.TINY_QWEN_VERSIONS)
 NEEDS_TORCHVISION = "Qwen2-VL's processor needs torchvision (no CPU build on this machine)"

@@ -173,7 +173,7 @@ def test_explain_bad_arguments():
     args = list(EXPLAIN)
     args[2] = "no_such_tree"
     result = invoke(*args)
-    assert result.exit_code == 1 and "unknown tree(s) no_such_tree" in result.stderr
+    assert result.exit_code == 2 and "unknown tree(s) no_such_tree" in result.stderr
 
 
 def test_rules_list_shows_trees_and_sources():

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from medr1_core import run_dir as rd
+from medr1_core.train import run_dir as rd
+from medr1_core.train.engine import plot_curve
 
 
 def test_new_run_dirs_never_collide_and_latest_is_found(tmp_path):
@@ -30,8 +31,8 @@ def test_a_step_logged_again_after_resume_keeps_its_last_value(tmp_path):
         fh.write('{"step": 3, "rewa')  # cut short by a kill
     series = rd.metric_series(tmp_path)
     assert series["rewards/format/mean"] == [(1, 0.1), (2, 0.3)]
-    assert rd.read_jsonl(tmp_path / rd.METRICS)[1]["reward"] is None  # NaN written as null
+    assert rd.read_records(tmp_path / rd.METRICS)[1]["reward"] is None  # NaN written as null
     summary = rd.summarise(tmp_path, last=1)
     assert summary["steps"] == 2 and summary["rewards/format/mean"] == {"first": 0.1, "last": 0.3}
-    png = rd.plot_reward_curve(tmp_path)
+    png = plot_curve(tmp_path)
     assert png is not None and png.stat().st_size > 1000

@@ -29,16 +29,12 @@ def inspect(path, format_, image_root, modalities, tasks, datasets, verify_image
     PATH is a file or folder in any registered format, or `sample` for the
     bundled synthetic set.
     """
-    from ..data import DataError, check_images, load_samples
-    from ..registry import UnknownNameError
+    from ..data import check_images, load_samples
 
-    try:
-        report = load_samples(
-            path, format=format_, modalities=list(modalities), tasks=list(tasks),
-            datasets=list(datasets), image_root=image_root,
-        )
-    except (DataError, UnknownNameError) as exc:
-        raise click.ClickException(str(exc)) from None
+    report = load_samples(
+        path, format=format_, modalities=list(modalities), tasks=list(tasks), datasets=list(datasets),
+        image_root=image_root,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         checked = check_images(report.samples, on_missing="skip", verify=verify_images)
@@ -120,6 +116,6 @@ def formats(as_json: bool) -> None:
 @data.command()
 def sample() -> None:
     """Generate (if needed) the bundled synthetic dataset and print its folder."""
-    from ..sample_data import ensure_sample_data
+    from ..offline.sample_data import ensure_sample_data
 
     click.echo(str(ensure_sample_data()))

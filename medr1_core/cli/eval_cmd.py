@@ -7,9 +7,9 @@
         --data /data/OmniMedVQA --by modality --output-dir eval/matrix
     medr1 eval compare eval/base/results.json eval/ct/results.json
 
-The work is done by :mod:`medr1_core.evaluation` (running),
-:mod:`medr1_core.generalization` (the matrix) and
-:mod:`medr1_core.accuracy_stats` (the paired comparison); this module only
+The work is done by :mod:`medr1_core.eval.run` (running),
+:mod:`medr1_core.eval.matrix` (the matrix) and
+:mod:`medr1_core.eval.stats` (the paired comparison); this module only
 parses options and prints. torch and transformers are imported when a model loads.
 """
 
@@ -20,10 +20,8 @@ from pathlib import Path
 
 import click
 
-
-def _split(values: tuple[str, ...]) -> list[str]:
-    """``--modality ct,mri --modality xray`` -> ``["ct", "mri", "xray"]``."""
-    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+from ..registry import comma_list
+from ..samples import VARIANTS
 
 
 def _selection_options(fn):
@@ -35,7 +33,7 @@ def _selection_options(fn):
         click.option("--modality", multiple=True, help="Only these modalities (ids or aliases; repeat or comma-separate)."),
         click.option("--task", multiple=True, help="Only these tasks (ids or aliases; repeat or comma-separate)."),
         click.option("--dataset", multiple=True, help="Only these source datasets."),
-        click.option("--variant", type=click.Choice(["think", "nothink", "think_after"]), default=None,
+        click.option("--variant", type=click.Choice(VARIANTS), default=None,
                      help="Prompt variant (default: the one the model was trained with, else think)."),
         click.option("--batch-size", type=click.IntRange(min=1), default=None,
                      help="Questions generated together (default 16)."),
@@ -65,9 +63,9 @@ def _eval_kwargs(o: dict) -> dict:
     return {
         "format": o["format_"],
         "image_root": o["image_root"],
-        "modalities": _split(o["modality"]),
-        "tasks": _split(o["task"]),
-        "datasets": _split(o["dataset"]),
+        "modalities": comma_list(o["modality"]),
+        "tasks": comma_list(o["task"]),
+        "datasets": comma_list(o["dataset"]),
         "variant": o["variant"],
         "batch_size": o["batch_size"],
         "max_new_tokens": o["max_new_tokens"],
@@ -83,16 +81,6 @@ def _eval_kwargs(o: dict) -> dict:
         "overwrite": o["overwrite"],
         "progress": not o["quiet"],
     }
-
-
-def _user_errors():
-    """Exception types whose message is for the user (shown without a traceback)."""
-    from ..data import DataError
-    from ..evaluation import EvalError
-    from ..generation import BackendUnavailable
-    from ..registry import UnknownNameError
-
-    return (EvalError, DataError, BackendUnavailable, UnknownNameError, FileNotFoundError)
 
 
 def _quiet_libraries(quiet: bool) -> None:
@@ -142,13 +130,10 @@ def eval_(ctx, model, data, output_dir, **options):
     missing = [name for name, value in (("--model", model), ("--data", data), ("--output-dir", output_dir)) if not value]
     if missing:
         raise click.UsageError(f"medr1 eval needs {', '.join(missing)} (or a sub-command: matrix, compare)")
-    from ..evaluation import evaluate
+    from ..eval.run import evaluate
 
     _quiet_libraries(options["quiet"])
-    try:
-        report = evaluate(model, data, output_dir, **_eval_kwargs(options))
-    except _user_errors() as exc:
-        raise click.ClickException(str(exc)) from None
+    report = evaluate(model, data, output_dir, **_eval_kwargs(options))
     for message in report.messages:
         click.echo(f"medr1: warning: {message}", err=True)
     for line in _report_lines(report):
@@ -175,7 +160,7 @@ def matrix(models, base, base_name, data, by, alpha, output_dir, **options):
     matrix.md and matrix.png (rows: the model, i.e. what it was trained on;
     columns: what it is tested on), plus improvement.png with --base.
     """
-    from ..generalization import (
+    from ..eval.matrix import (
         IMPROVEMENT_PNG, MATRIX_JSON, MATRIX_MD, MATRIX_PNG, generalization_matrix, parse_named_models,
     )
 
@@ -184,14 +169,11 @@ def matrix(models, base, base_name, data, by, alpha, output_dir, **options):
     def announce(name, spec):
         click.echo(f"== {name}: {spec}", err=True)
 
-    try:
-        named = parse_named_models(models)
-        result, reports = generalization_matrix(
-            named, data, output_dir, by=by, base=base, base_name=base_name, alpha=alpha,
-            on_model=announce, **_eval_kwargs(options),
-        )
-    except _user_errors() as exc:
-        raise click.ClickException(str(exc)) from None
+    named = parse_named_models(models)
+    result, reports = generalization_matrix(
+        named, data, output_dir, by=by, base=base, base_name=base_name, alpha=alpha,
+        on_model=announce, **_eval_kwargs(options),
+    )
     for name, report in reports.items():
         for message in report.messages:
             click.echo(f"medr1: warning: {name}: {message}", err=True)
@@ -203,20 +185,22 @@ def matrix(models, base, base_name, data, by, alpha, output_dir, **options):
 
 def _results_and_predictions(path: str):
     """A results.json (or the directory holding it) and the predictions.jsonl beside it."""
-    from ..evaluation import PREDICTIONS_FILE, RESULTS_JSON, read_predictions
+    from ..eval.predictions import PREDICTIONS_FILE, read_predictions
+    from ..eval.results import RESULTS_JSON
+    from ..eval.run import EvalError
 
     p = Path(path)
     if p.is_dir():
         p = p / RESULTS_JSON
     if not p.is_file():
-        raise click.ClickException(f"{path}: no such results.json")
+        raise EvalError(f"{path}: no such results.json")
     try:
         results = json.loads(p.read_text())
     except ValueError as exc:
-        raise click.ClickException(f"{p}: not valid JSON: {exc}") from None
+        raise EvalError(f"{p}: not valid JSON: {exc}") from None
     preds_path = p.parent / PREDICTIONS_FILE
     if not preds_path.is_file():
-        raise click.ClickException(f"{p}: no {PREDICTIONS_FILE} beside it (the paired test needs per-question outcomes)")
+        raise EvalError(f"{p}: no {PREDICTIONS_FILE} beside it (the paired test needs per-question outcomes)")
     found = read_predictions(preds_path)
     for number, reason in found.bad_lines:
         click.echo(f"medr1: warning: {preds_path}:{number}: {reason} (left out)", err=True)
@@ -224,7 +208,7 @@ def _results_and_predictions(path: str):
 
 
 def comparison_table(comparison: dict, name_a: str, name_b: str) -> str:
-    """The comparison of :func:`medr1_core.accuracy_stats.compare_predictions` as a text table."""
+    """The comparison of :func:`medr1_core.eval.stats.compare_predictions` as a text table."""
     header = f"{'cell':44} {'n':>6} {'A':>7} {'B':>7} {'B-A':>7} {'A only':>7} {'B only':>7} {'p':>8}  sig"
     lines = [f"A: {name_a}", f"B: {name_b}",
              f"shared questions: {comparison['shared']} (only in A: {comparison['only_a']}, only in B: "
@@ -265,7 +249,8 @@ def compare(a, b, alpha, as_json):
     McNemar p-value, flagging p < --alpha. Reads the predictions.jsonl beside
     each results.json (a directory holding one works too).
     """
-    from ..accuracy_stats import compare_predictions
+    from ..eval.run import EvalError
+    from ..eval.stats import compare_predictions
     from ..plugins import get_plugins
 
     results_a, preds_a = _results_and_predictions(a)
@@ -281,5 +266,5 @@ def compare(a, b, alpha, as_json):
         click.echo(json.dumps(comparison, indent=2))
         return
     if not comparison["shared"]:
-        raise click.ClickException(f"{a} and {b} have no question id in common: nothing to compare")
+        raise EvalError(f"{a} and {b} have no question id in common: nothing to compare")
     click.echo(comparison_table(comparison, f"{results_a.get('model')} ({a})", f"{results_b.get('model')} ({b})"))

@@ -9,10 +9,12 @@ import click
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of a table.")
-def plugins(as_json: bool) -> None:
-    """List plugins: distribution, version and what each registered."""
-    from ..plugins import HOOKS, get_plugins
+@click.pass_context
+def plugins(ctx, as_json: bool) -> None:
+    """List plugins: distribution, version and what each registered (commands included)."""
+    from ..plugins import KINDS, get_plugins
 
+    ctx.find_root().command.load_plugin_commands()
     infos = get_plugins().infos
     if as_json:
         click.echo(json.dumps([i.to_dict() for i in infos], indent=2))
@@ -22,6 +24,6 @@ def plugins(as_json: bool) -> None:
         click.echo(f"{info.name}  [{dist}]  {info.module}")
         if info.error:
             click.echo(f"    SKIPPED: {info.error}")
-        for kind in HOOKS.values():
+        for kind in KINDS:
             if info.registered[kind]:
                 click.echo(f"    {kind.replace('_', ' ')}: {', '.join(info.registered[kind])}")

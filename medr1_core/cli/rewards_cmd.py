@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from ..samples import VARIANTS
+
 
 @click.group()
 def rewards() -> None:
@@ -51,39 +53,36 @@ def list_(as_json: bool) -> None:
 
 
 def _read(path: Path, plugins, notes: list[str]):
-    """Yield ``(line number, Sample, completion)`` for good lines; bad ones go to ``notes``."""
+    """Yield ``(line number, Sample, completion)`` for good lines; bad ones go to ``notes`` with file:line."""
+    from ..files import BadLine, iter_jsonl
     from ..samples import Sample
 
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                notes.append(f"{path}:{number}: skipped: invalid JSON ({exc.msg})")
-                continue
-            problem = _check_row(row)
-            if problem:
-                notes.append(f"{path}:{number}: skipped: {problem}")
-                continue
-            labels = {}
-            for key, registry in (("modality", plugins.modalities), ("task", plugins.tasks)):
-                label = row.get(key)
-                labels[key] = registry.resolve(label) if label else None
-                if label and labels[key] is None:
-                    notes.append(f"{path}:{number}: note: unknown {key} '{label}' (scored without one)")
-            options = row.get("options")
-            sample = Sample(
-                id=str(row.get("id", number)),
-                question=str(row.get("question") or ""),
-                answer=str(row["answer"]),
-                options={str(k): str(v) for k, v in options.items()} if options else None,
-                modality=labels["modality"],
-                task=labels["task"],
-                dataset=row.get("dataset"),
-            )
-            yield number, sample, row["completion"]
+    for item in iter_jsonl(path):
+        if isinstance(item, BadLine):
+            notes.append(f"{path}:{item.line}: skipped: {item.reason}")
+            continue
+        number, row = item
+        problem = _check_row(row)
+        if problem:
+            notes.append(f"{path}:{number}: skipped: {problem}")
+            continue
+        labels = {}
+        for key, registry in (("modality", plugins.modalities), ("task", plugins.tasks)):
+            label = row.get(key)
+            labels[key] = registry.resolve(label) if label else None
+            if label and labels[key] is None:
+                notes.append(f"{path}:{number}: note: unknown {key} '{label}' (scored without one)")
+        options = row.get("options")
+        sample = Sample(
+            id=str(row.get("id", number)),
+            question=str(row.get("question") or ""),
+            answer=str(row["answer"]),
+            options={str(k): str(v) for k, v in options.items()} if options else None,
+            modality=labels["modality"],
+            task=labels["task"],
+            dataset=row.get("dataset"),
+        )
+        yield number, sample, row["completion"]
 
 
 def _check_row(row) -> str | None:
@@ -100,6 +99,45 @@ def _check_row(row) -> str | None:
     return None
 
 
+class _Tally:
+    """Scores of ``rewards score`` so far: written out batch by batch, summed for the summary."""
+
+    def __init__(self, composed, variant: str, out):
+        self.composed, self.variant, self.out = composed, variant, out
+        self.sums = {n: 0.0 for n in composed.names}
+        self.counts = {n: 0 for n in composed.names}
+        self.nones = {n: 0 for n in composed.names}
+        self.scored = self.parse_failures = 0
+
+    def flush(self, batch: list) -> None:
+        from ..files import dumps_line
+        from ..parsing import completion_text, make_rollouts
+
+        if not batch:
+            return
+        rollouts = make_rollouts([s for _n, s, _c in batch], [completion_text(c) for _n, _s, c in batch], self.variant)
+        result = self.composed.score(rollouts)
+        for i, (_number, sample, _c) in enumerate(batch):
+            row = result.row(i)
+            self.out.write(dumps_line({"id": sample.id, "rewards": row, "total": result.total[i]}))
+            for name, value in row.items():
+                if value is None:
+                    self.nones[name] += 1
+                else:
+                    self.sums[name] += value
+                    self.counts[name] += 1
+            completion = rollouts[i].completion
+            self.parse_failures += (not completion.well_formed) or completion.answer is None
+        self.scored += len(batch)
+
+    def summary(self) -> list[str]:
+        lines = [f"{'reward':<24}{'weight':>8}{'mean':>9}{'None':>7}{'failed batches':>16}"]
+        for name, weight in zip(self.composed.names, self.composed.weights):
+            mean = f"{self.sums[name] / self.counts[name]:.3f}" if self.counts[name] else "-"
+            lines.append(f"{name:<24}{weight:>8g}{mean:>9}{self.nones[name]:>7}{self.composed.failures[name]:>16}")
+        return lines
+
+
 @rewards.command()
 @click.option("--rewards", "names", help="Comma-separated rewards (names or file.py:func); default: the config's, "
               "or format,accuracy.")
@@ -110,10 +148,11 @@ def _check_row(row) -> str | None:
               help="JSONL: id, question, options, answer, modality, task, completion.")
 @click.option("--output", "output_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write scores here (JSONL) instead of stdout.")
-@click.option("--variant", type=click.Choice(["think", "nothink", "think_after"]), default="think", show_default=True,
+@click.option("--variant", type=click.Choice(VARIANTS), default="think", show_default=True,
               help="Prompt variant the completions answered.")
 @click.option("--strict", is_flag=True, help="A reward that raises stops the run (default: its scores become null).")
-@click.option("--batch-size", default=1024, show_default=True, help="Completions scored per batch.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1024, show_default=True,
+              help="Completions scored per batch.")
 def score(names, weights, config_path, input_path, output_path, variant, strict, batch_size) -> None:
     """Score completions in a JSONL file with composed rewards.
 
@@ -123,69 +162,33 @@ def score(names, weights, config_path, input_path, output_path, variant, strict,
     """
     from tqdm import tqdm
 
-    from ..composition import RewardConfigError, RewardOutputError, compose, load_config
-    from ..parsing import completion_text, make_rollouts
+    from ..composition import compose, read_config
     from ..plugins import get_plugins
-    from ..registry import UnknownNameError
-    from ..rewards import RewardParamsError
 
-    try:
-        config = load_config(config_path) if config_path else None
-        composed = compose(names, weights, config, strict=strict)
-    except (RewardConfigError, RewardParamsError, UnknownNameError, ValueError) as exc:
-        raise click.UsageError(str(exc)) from None
-
+    composed = compose(names, weights, read_config(config_path) if config_path else None, strict=strict)
     plugins = get_plugins()
     notes: list[str] = []
+    total_lines = sum(1 for _ in input_path.open("rb"))
     out = output_path.open("w", encoding="utf-8") if output_path else sys.stdout
-    sums = {n: 0.0 for n in composed.names}
-    counts = {n: 0 for n in composed.names}
-    nones = {n: 0 for n in composed.names}
-    scored = parse_failures = 0
-    total_lines = sum(1 for _ in input_path.open(encoding="utf-8"))
-
-    def flush(batch):
-        nonlocal scored, parse_failures
-        if not batch:
-            return
-        rollouts = make_rollouts([s for _n, s, _c in batch], [completion_text(c) for _n, _s, c in batch], variant)
-        result = composed.score(rollouts)
-        for i, (_number, sample, _c) in enumerate(batch):
-            row = result.row(i)
-            out.write(json.dumps({"id": sample.id, "rewards": row, "total": result.total[i]}) + "\n")
-            for name, value in row.items():
-                if value is None:
-                    nones[name] += 1
-                else:
-                    sums[name] += value
-                    counts[name] += 1
-            completion = rollouts[i].completion
-            parse_failures += (not completion.well_formed) or completion.answer is None
-        scored += len(batch)
-
+    tally = _Tally(composed, variant, out)
     try:
         batch = []
         with tqdm(total=total_lines, unit="line", file=sys.stderr, disable=None, desc="scoring") as bar:
-            for number, sample, completion in _read(input_path, plugins, notes):
-                batch.append((number, sample, completion))
+            for item in _read(input_path, plugins, notes):
+                batch.append(item)
                 if len(batch) >= batch_size:
-                    flush(batch)
+                    tally.flush(batch)
                     bar.update(len(batch))
                     batch = []
-            flush(batch)
+            tally.flush(batch)
             bar.update(bar.total - bar.n)
-    except RewardOutputError as exc:
-        raise click.ClickException(str(exc)) from None
     finally:
         if output_path:
             out.close()
-
     skipped = sum(1 for n in notes if ": skipped: " in n)
     for note in notes:
         click.echo(note, err=True)
-    click.echo(f"\nscored {scored} completion(s) from {input_path}; skipped {skipped} bad line(s); "
-               f"{parse_failures} parse failure(s) (not well-formed or no answer)", err=True)
-    click.echo(f"{'reward':<24}{'weight':>8}{'mean':>9}{'None':>7}{'failed batches':>16}", err=True)
-    for name, weight in zip(composed.names, composed.weights):
-        mean = f"{sums[name] / counts[name]:.3f}" if counts[name] else "-"
-        click.echo(f"{name:<24}{weight:>8g}{mean:>9}{nones[name]:>7}{composed.failures[name]:>16}", err=True)
+    click.echo(f"\nscored {tally.scored} completion(s) from {input_path}; skipped {skipped} bad line(s); "
+               f"{tally.parse_failures} parse failure(s) (not well-formed or no answer)", err=True)
+    for line in tally.summary():
+        click.echo(line, err=True)

@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from ..samples import VARIANTS
+
 
 def build_overrides(
     base: dict[str, Any], options: dict[str, Any], sets: tuple[str, ...]
@@ -41,9 +43,7 @@ def build_overrides(
         from ..composition import parse_reward_specs
 
         specs = parse_reward_specs(options.get("rewards"), options.get("reward_weights"), base.get("rewards"))
-        overrides["rewards"] = {
-            s.name: {"reward": s.reward, "weight": s.weight, "params": dict(s.params)} for s in specs
-        }
+        overrides["rewards"] = {s.name: s.settings() for s in specs}
 
     for item in sets:
         if "=" not in item:
@@ -64,7 +64,7 @@ def build_overrides(
 @click.option("--dataset", help="Only these source datasets (comma-separated).")
 @click.option("--rewards", help="Rewards by name, comma-separated (e.g. format,accuracy,dtree).")
 @click.option("--reward-weights", help="'0.5,1,1' (one per reward) or 'accuracy:2,format:0.5'.")
-@click.option("--variant", type=click.Choice(["think", "nothink", "think_after"]), help="Prompt variant.")
+@click.option("--variant", type=click.Choice(VARIANTS), help="Prompt variant.")
 @click.option("--max-steps", type=int, help="Stop after this many optimizer steps.")
 @click.option("--num-generations", type=int, help="Completions sampled per question (GRPO group size).")
 @click.option("--learning-rate", type=float)
@@ -82,37 +82,23 @@ def train(config_path, resume, sets, **options):
     Example (tiny model, bundled data, CPU, under a minute):
       medr1 train --model tiny --data sample --rewards format,accuracy,dtree --max-steps 20
     """
-    from ..composition import RewardConfigError
-    from ..config import ConfigError, load_config, read_config_file
-    from ..registry import UnknownNameError
-    from ..rewards import RewardParamsError
+    from pathlib import Path
+
+    from ..composition import read_config
+    from ..errors import RunDirError
+    from ..train import run_dir as rd
+    from ..train.config import load_train_config
+    from ..train.engine import train as run_training
 
     if resume and not config_path:
-        from pathlib import Path
-
-        from ..run_dir import CONFIG, latest_run_dir
-
-        run = Path(options["output_dir"]) if options.get("output_dir") else latest_run_dir()
-        if run is None or not (run / CONFIG).is_file():
-            raise click.ClickException(
-                f"--resume: {run or 'runs/'} holds no medr1 run (config.yaml); name one with --output-dir"
-            )
+        run = Path(options["output_dir"]) if options.get("output_dir") else rd.latest_run_dir()
+        if run is None or not (run / rd.CONFIG).is_file():
+            raise RunDirError(f"--resume: {run or 'runs/'} holds no medr1 run (config.yaml); name one with --output-dir")
         options["output_dir"] = str(run)
-        config_path = str(run / CONFIG)
-    try:
-        base = read_config_file(config_path) if config_path else {}
-        config = load_config(config_path, build_overrides(base, options, sets), data=base)
-    except (ConfigError, RewardConfigError) as exc:
-        raise click.ClickException(str(exc)) from None
-
-    from ..data import DataError
-    from ..engine import RunDirError, train as run_training
-
-    try:
-        summary = run_training(config, resume=resume)
-    except (UnknownNameError, RewardParamsError, RewardConfigError, RunDirError, DataError, FileNotFoundError,
-            ImportError) as exc:
-        raise click.ClickException(str(exc)) from None
+        config_path = str(run / rd.CONFIG)
+    base = read_config(config_path) if config_path else {}
+    config = load_train_config(config_path, build_overrides(base, options, sets), data=base)
+    summary = run_training(config, resume=resume)
     if summary:
         _print_summary(summary)
 

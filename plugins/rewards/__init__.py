@@ -9,6 +9,8 @@ Where each is scored:
 
 Every reward reads the :class:`~medr1_core.Completion` parsed once by
 :func:`medr1_core.parsing.parse_completion`; none re-parses the text.
+
+The plugin also adds ``medr1 rules`` (:mod:`.rules_cli`) to the command line.
 """
 
 from medr1_core import hookimpl
@@ -23,3 +25,10 @@ def medr1_register_rewards(register):
     register(format_reward)
     register(accuracy_reward)
     register(DTreeReward)
+
+
+@hookimpl
+def medr1_register_commands(cli):
+    from . import rules_cli
+
+    rules_cli.register(cli)

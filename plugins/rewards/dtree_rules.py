@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medr1_core.errors import ConfigError
+
 from .dtree_text import TermMatcher, term_words, tokenize
 
 SCHEMA_PATH = Path(__file__).with_name("dtree.schema.json")
@@ -40,7 +42,7 @@ _ABNORMAL_QUESTION = re.compile(
 )
 
 
-class TreeError(ValueError):
+class TreeError(ConfigError):
     """One or more decision-tree files are invalid; ``errors`` lists each problem."""
 
     def __init__(self, errors: Sequence[str]):

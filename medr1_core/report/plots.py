@@ -1,5 +1,6 @@
-"""Heatmaps of evaluation results (matplotlib, Agg backend, imported lazily).
+"""The pictures medr1 draws (matplotlib, Agg backend, imported lazily).
 
+- :func:`plot_reward_curve`: a training run's reward means per step;
 - :func:`plot_modality_task`: accuracy of one model per modality x task;
 - :func:`plot_matrix`: the generalization matrix (rows: what each model was
   trained on, columns: what it is tested on), like Med-R1's figures;
@@ -194,3 +195,48 @@ def plot_improvement(matrix: Mapping[str, Any], path: str | Path, *, title: str 
         marks=marks,
         colorbar_label="accuracy difference, points",
     )
+
+
+def moving_average(values: Sequence[float], window: int) -> list[float]:
+    """The mean of each value and up to ``window - 1`` before it."""
+    out, total = [], 0.0
+    for i, value in enumerate(values):
+        total += value
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def plot_reward_curve(
+    series: Mapping[str, Sequence[tuple[int, float]]], path: str | Path, *, title: str = "", window: int = 10
+) -> Path | None:
+    """Each reward's mean per step (raw, and a ``window``-step moving average once there are enough
+    steps) from ``series`` (metric name -> ``(step, value)`` points, as
+    :func:`medr1_core.train.run_dir.metric_series` reads them); ``None`` when no reward was logged."""
+    from ..train.run_dir import reward_metrics
+
+    keys = reward_metrics(dict(series))
+    if not keys:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    for key in keys:
+        steps, values = zip(*series[key])
+        label = "total (weighted)" if key == "reward" else key.removeprefix("rewards/").removesuffix("/mean")
+        line = ax.plot(steps, values, alpha=0.3, linewidth=1)[0]
+        if len(values) >= window:
+            ax.plot(steps, moving_average(values, window), color=line.get_color(), linewidth=2,
+                    label=f"{label} ({window}-step mean)")
+        else:
+            line.set_alpha(1)
+            line.set_label(label)
+    ax.set_xlabel("step")
+    ax.set_ylabel("reward (mean over completions)")
+    ax.set_title(title or "Rewards")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)

@@ -14,15 +14,17 @@
       reward_curve.png     reward means per step, drawn when the run ends
 
 Files are appended to, never rewritten, so a killed run loses nothing it wrote.
+The file names here are the only place they are spelled.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any
+
+from ..files import append_jsonl, read_jsonl
 
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
@@ -30,9 +32,14 @@ COMPLETIONS = "completions.jsonl"
 EVENTS = "events.jsonl"
 DATA_REPORT = "data_report.json"
 CURVE = "reward_curve.png"
-
+FINAL_MODEL_DIR = "final"
+TENSORBOARD_DIR = "tensorboard"
 
 RUNS_ROOT = "runs"
+
+
+class RunFileWarning(UserWarning):
+    """A line of a run's own files could not be read (shown with file:line)."""
 
 
 def new_run_dir(root: str | Path = RUNS_ROOT) -> Path:
@@ -51,42 +58,26 @@ def latest_run_dir(root: str | Path = RUNS_ROOT) -> Path | None:
     return configs[-1].parent if configs else None
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item"):
-        return _jsonable(value.item())
-    return value
-
-
-def append_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
-    """Append records as JSON lines (NaN and inf become null)."""
-    with path.open("a", encoding="utf-8") as fh:
-        for record in records:
-            fh.write(json.dumps({k: _jsonable(v) for k, v in record.items()}, ensure_ascii=False) + "\n")
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Read JSON lines, ignoring a last line cut short by a crash."""
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of one of the run's JSON-lines files; a bad line is warned about with file:line."""
+    found = read_jsonl(path, missing_ok=True)
+    bad = list(found.bad_lines) + [
+        f"{path}:{r.line}: expected a JSON object" for r in found.records if not isinstance(r.value, dict)
+    ]
+    if bad:
+        warnings.warn(f"{len(bad)} line(s) of {path} left out, e.g. {bad[0]}", RunFileWarning, stacklevel=2)
+    return [r.value for r in found.records if isinstance(r.value, dict)]
 
 
 def log_event(run_dir: Path, event: str, **fields: Any) -> None:
+    """Append one event (start, resume, end, interrupted, failed) to ``events.jsonl``."""
     append_jsonl(run_dir / EVENTS, [{"event": event, "time": time.time(), **fields}])
 
 
 def metric_series(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     """Per metric, its (step, value) points; a step logged twice (after a resume) keeps its last value."""
     by_step: dict[str, dict[int, float]] = {}
-    for record in read_jsonl(run_dir / METRICS):
+    for record in read_records(run_dir / METRICS):
         step = record.get("step")
         if step is None:
             continue
@@ -100,40 +91,6 @@ def reward_metrics(series: dict[str, list[tuple[int, float]]]) -> list[str]:
     """The per-reward mean metrics TRL logs (``rewards/<name>/mean``), plus the total ``reward``."""
     names = sorted(k for k in series if k.startswith("rewards/") and k.endswith("/mean"))
     return names + (["reward"] if "reward" in series else [])
-
-
-def plot_reward_curve(run_dir: Path, window: int = 10) -> Path | None:
-    """Draw each reward's mean per step (raw and a moving average) into ``reward_curve.png``."""
-    series = metric_series(run_dir)
-    keys = reward_metrics(series)
-    if not keys:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
-    for key in keys:
-        steps, values = zip(*series[key])
-        label = "total (weighted)" if key == "reward" else key.removeprefix("rewards/").removesuffix("/mean")
-        line = ax.plot(steps, values, alpha=0.3, linewidth=1)[0]
-        if len(values) >= window:
-            smooth = [sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1]) for i in range(len(values))]
-            ax.plot(steps, smooth, color=line.get_color(), linewidth=2, label=f"{label} ({window}-step mean)")
-        else:
-            line.set_alpha(1)
-            line.set_label(label)
-    ax.set_xlabel("step")
-    ax.set_ylabel("reward (mean over completions)")
-    ax.set_title(f"Rewards: {run_dir.name}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
-    out = run_dir / CURVE
-    fig.savefig(out)
-    plt.close(fig)
-    return out
 
 
 def summarise(run_dir: Path, last: int = 10) -> dict[str, Any]:

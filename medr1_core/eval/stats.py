@@ -12,7 +12,7 @@ dicts (as in ``predictions.jsonl``: ``id``, ``modality``, ``task``,
   runs compared on the question ids both answered, cell by cell.
 
 "Correct" is decided upstream, by the ``accuracy`` reward (see
-:mod:`medr1_core.evaluation`); this module only counts.
+:mod:`medr1_core.eval.run`); this module only counts.
 """
 
 from __future__ import annotations

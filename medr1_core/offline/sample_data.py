@@ -88,7 +88,7 @@ def ensure_sample_data(root: str | os.PathLike | None = None) -> Path:
 
     Safe when several processes (DDP ranks) call it at once: each writes into a
     private temporary folder that is renamed into place; the first rename wins
-    (:func:`medr1_core.cache.build_atomically`). A folder there without the
+    (:func:`medr1_core.offline.cache.build_atomically`). A folder there without the
     ``.complete`` marker is taken for a leftover and replaced.
     """
     target = Path(root) if root is not None else cache_dir() / VERSION

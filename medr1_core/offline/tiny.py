@@ -326,7 +326,7 @@ def build_tiny_vlm(path: str | Path | None = None, *, seed: int = 0) -> Path:
 
     *path* defaults to :func:`default_tiny_vlm_dir`. An existing complete build with the same *seed*
     is reused; one with another seed is replaced. The build is written to a temporary sibling
-    directory (marker file last) and renamed into place (:func:`medr1_core.cache.build_atomically`), so
+    directory (marker file last) and renamed into place (:func:`medr1_core.offline.cache.build_atomically`), so
     concurrent builders and interrupted builds never leave a half-written directory behind. A
     non-empty directory that was not built by this module is never touched (``FileExistsError``).
     """

@@ -1,8 +1,9 @@
 """``medr1 rules``: check decision-tree files and see how one judges a completion.
 
-The decision-tree engine belongs to the ``dtree`` reward plugin; this command
-reaches it through the reward registry (``check_files`` and ``explain`` on the
-reward class), never by importing the plugin.
+The command belongs to the ``dtree`` reward plugin: it is added to the ``medr1``
+command line through the ``medr1_register_commands(cli)`` hook, like any
+plugin's command, and the core knows nothing of it. The decision-tree engine is
+imported only when a sub-command runs.
 """
 
 from __future__ import annotations
@@ -12,23 +13,24 @@ from pathlib import Path
 
 import click
 
+from medr1_core.errors import UsageError
+from medr1_core.samples import VARIANTS
+
 
 def _dtree_class():
-    from ..plugins import get_plugins
-    from ..registry import UnknownNameError
+    from .dtree import DTreeReward
 
-    try:
-        cls = get_plugins().rewards.get("dtree")
-    except UnknownNameError as exc:
-        raise click.ClickException(f"no 'dtree' reward is installed: {exc}") from None
-    if not (hasattr(cls, "check_files") and hasattr(cls, "explain")):
-        raise click.ClickException(f"the installed 'dtree' reward ({cls.__module__}) does not support `medr1 rules`")
-    return cls
+    return DTreeReward
+
+
+def register(cli: click.Group) -> None:
+    """Add ``medr1 rules`` to ``cli``."""
+    cli.add_command(rules)
 
 
 @click.group()
 def rules() -> None:
-    """Decision-tree rule files of the dtree reward: validate, explain."""
+    """Decision-tree rule files of the dtree reward: validate, explain, list."""
 
 
 @rules.command()
@@ -40,7 +42,7 @@ def validate(files: tuple[Path, ...]) -> None:
     """
     results = _dtree_class().check_files(files)
     if not results:
-        raise click.ClickException(f"no tree files (*.yaml, *.yml, *.json) in {', '.join(map(str, files))}")
+        raise UsageError(f"no tree files (*.yaml, *.yml, *.json) in {', '.join(map(str, files))}")
     bad = 0
     for path, errors, summary in results:
         if errors:
@@ -86,7 +88,7 @@ def parse_options(text: str | None) -> dict[str, str] | None:
 @click.option("--answer", help="The correct letter (or reference text); without it nothing is scored.")
 @click.option("--modality", help="Modality id or alias (ct, 'X-Ray', ...).")
 @click.option("--task", help="Task id or alias (disease_diagnosis, 'Lesion Grading', ...).")
-@click.option("--variant", type=click.Choice(["think", "nothink", "think_after"]), default="think", show_default=True)
+@click.option("--variant", type=click.Choice(VARIANTS), default="think", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 def explain(tree, question, completion, options_text, answer, modality, task, variant, as_json) -> None:
     """Show how TREE (a tree file, or the id of a shipped tree) judges a completion.
@@ -94,16 +96,13 @@ def explain(tree, question, completion, options_text, answer, modality, task, va
     Prints whether it applies, how options map to its conclusions, the findings
     matched (and negated, with the cue), the path taken and the score.
     """
-    from ..parsing import make_rollouts
-    from ..plugins import get_plugins
-    from ..samples import Sample
+    from medr1_core.parsing import make_rollouts
+    from medr1_core.plugins import get_plugins
+    from medr1_core.samples import Sample
 
     cls = _dtree_class()
     params = {"trees": [str(tree)], "shipped": False} if Path(tree).exists() else {"only": [tree]}
-    try:
-        reward = cls(params)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    reward = cls(params)  # bad trees or parameters: a one-line medr1 error
     plugins = get_plugins()
     labels = {}
     for key, label, registry in (("modality", modality, plugins.modalities), ("task", task, plugins.tasks)):

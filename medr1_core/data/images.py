@@ -15,18 +15,37 @@ modality asks for:
   the middle frame of a multi-frame file is used.
 
 Anything that goes wrong raises :class:`ImageError` naming the file and why.
+
+Before a run, :func:`check_images` finds missing files (and, with ``verify``,
+unreadable ones); during a run, :func:`open_sample_images` opens a sample's
+images for its modality (training and evaluation alike) and
+:class:`ImageFailures` counts the ones that fail, warning about the first
+:data:`MAX_IMAGE_WARNINGS`.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
-from .specs import Modality
+from ..errors import DataError
+from ..samples import Sample
+from ..specs import Modality
+from .loading import DataWarning
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
+
+#: How many unreadable images get their own warning before they are only counted.
+MAX_IMAGE_WARNINGS = 20
+
+
+class MissingImagesError(DataError):
+    """Image files that do not exist, found before training starts."""
 
 #: How images are prepared for a sample with no (or an unknown) modality.
 DEFAULT_MODALITY = Modality(id="default", name="default")
@@ -34,7 +53,7 @@ DEFAULT_MODALITY = Modality(id="default", name="default")
 _DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
 
 
-class ImageError(Exception):
+class ImageError(DataError):
     """An image that could not be read; ``path`` and ``reason`` say which and why."""
 
     def __init__(self, path: str, reason: str):
@@ -196,3 +215,138 @@ def _window(ds) -> tuple[float | None, float | None]:
         return first(center), first(width)
     except (TypeError, ValueError, IndexError):
         return None, None
+
+
+# --------------------------------------------------------------------------- a sample's images
+
+
+def image_path(sample: Sample, path: str, image_root: str | os.PathLike | None = None) -> str:
+    """Where ``path`` (one of ``sample.images``) is on disk.
+
+    Absolute paths stay; relative ones join ``image_root``, else the root the
+    format recorded in ``sample.extras["image_root"]`` (e.g. the OmniMedVQA
+    folder), else the current directory.
+    """
+    if os.path.isabs(path):
+        return path
+    root = image_root if image_root is not None else sample.extras.get("image_root")
+    return os.path.join(root, path) if root else path
+
+
+@dataclass
+class ImageCheck:
+    """What :func:`check_images` found: the samples to keep and the files that are missing
+    (and, with ``verify``, unreadable), as ``(sample id, path, reason)``."""
+
+    samples: list[Sample]
+    missing: list[tuple[str, str]] = field(default_factory=list)
+    unreadable: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return len({sid for sid, *_ in self.missing} | {sid for sid, *_ in self.unreadable})
+
+
+def check_images(
+    samples: Sequence[Sample],
+    image_root: str | os.PathLike | None = None,
+    *,
+    on_missing: Literal["error", "skip"] = "error",
+    verify: bool = False,
+) -> ImageCheck:
+    """Check, before training, that every sample's image files exist.
+
+    ``on_missing="error"`` raises :class:`MissingImagesError` with the count and
+    the first paths; ``"skip"`` drops those samples with a :class:`DataWarning`
+    giving the count. ``verify=True`` also opens each image's header with
+    Pillow (slower: about 20-50 us per file on a local disk) and treats
+    unreadable files like missing ones.
+    """
+    if on_missing not in ("error", "skip"):
+        raise ValueError(f"on_missing must be 'error' or 'skip', got {on_missing!r}")
+    result = ImageCheck(samples=[])
+    exists: dict[str, bool] = {}
+    for sample in samples:
+        ok = True
+        for image in sample.images:
+            full = image_path(sample, image, image_root)
+            present = exists.get(full)
+            if present is None:
+                present = exists[full] = os.path.isfile(full)
+            if not present:
+                result.missing.append((sample.id, full))
+                ok = False
+            elif verify:
+                reason = _header_problem(full)
+                if reason:
+                    result.unreadable.append((sample.id, full, reason))
+                    ok = False
+        if ok:
+            result.samples.append(sample)
+    problems = len(result.missing) + len(result.unreadable)
+    if problems:
+        first = (result.missing + [(sid, p) for sid, p, _ in result.unreadable])[:5]
+        listing = "\n".join(f"  {path} (sample {sid})" for sid, path in first)
+        message = (
+            f"{len(result.missing)} image file(s) missing"
+            + (f" and {len(result.unreadable)} unreadable" if result.unreadable else "")
+            + f" for {result.skipped} of {len(samples)} samples, e.g.:\n{listing}"
+        )
+        if on_missing == "error":
+            raise MissingImagesError(
+                message + "\nPoint --image-root at the folder the image paths are relative to, "
+                "or pass --on-missing-image skip to train without these samples."
+            )
+        warnings.warn(message + f"\nskipping them: {len(result.samples)} samples remain", DataWarning, stacklevel=2)
+    return result
+
+
+def _header_problem(path: str) -> str | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.size  # noqa: B018 - parsing the header is the check
+    except Exception as exc:  # noqa: BLE001
+        if path.lower().endswith((".dcm", ".dicom", ".dic")):
+            return None  # DICOM is read by pydicom, not Pillow
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def modality_spec(modalities: Mapping[str, Modality], modality_id: str | None) -> Modality:
+    """The Modality that prepares a sample's images: its own, else :data:`DEFAULT_MODALITY`."""
+    return modalities.get(modality_id, DEFAULT_MODALITY) if modality_id else DEFAULT_MODALITY
+
+
+def open_sample_images(paths: Sequence[str], modality: Modality) -> list["PILImage.Image"]:
+    """Open and prepare each of a sample's image files (resolved paths) for ``modality``; raises :class:`ImageError`."""
+    return [open_image(path, modality) for path in paths]
+
+
+@dataclass
+class ImageFailures:
+    """Images that could not be read during a run: each with its reason, and the first few warned about.
+
+    Training and evaluation both count through this, so both warn the same way:
+    the first :data:`MAX_IMAGE_WARNINGS` get a :class:`DataWarning` each, the
+    rest are only counted.
+    """
+
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+    def record(self, path: str, reason: str, sample_id: str | None) -> None:
+        first = path not in self.unreadable
+        self.unreadable[path] = reason
+        n = len(self.unreadable)
+        if first and n <= MAX_IMAGE_WARNINGS:
+            more = " (further ones are only counted)" if n == MAX_IMAGE_WARNINGS else ""
+            warnings.warn(
+                f"skipping sample {sample_id}: image {path} cannot be read ({reason}); "
+                f"{n} unreadable image(s) so far{more}",
+                DataWarning,
+                stacklevel=3,
+            )
+
+    def __len__(self) -> int:
+        return len(self.unreadable)

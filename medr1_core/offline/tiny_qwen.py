@@ -1,6 +1,6 @@
 """Tiny, randomly initialised Qwen2-VL / Qwen2.5-VL models, for tests and demos of the real target architecture.
 
-Med-R1 trains Qwen2-VL-2B-Instruct. :mod:`medr1_core.tiny` gives a toy LLaVA; this module gives a toy
+Med-R1 trains Qwen2-VL-2B-Instruct. :mod:`medr1_core.offline.tiny` gives a toy LLaVA; this module gives a toy
 with the *real* Qwen classes, so the code paths that matter for Qwen (M-RoPE position ids, dynamic
 image resolution with ``pixel_values`` + ``image_grid_thw``, ``<|image_pad|>`` expansion, ChatML) run
 in seconds on a CPU, offline::
@@ -13,10 +13,10 @@ in seconds on a CPU, offline::
 What it is (both versions):
 
 * a ``Qwen2Tokenizer`` whose byte-level BPE (Qwen's pre-tokenizer regex and NFC normaliser) is trained
-  with ``tokenizers`` on :func:`medr1_core.tiny.tiny_corpus`; Qwen's special tokens (``<|endoftext|>``,
+  with ``tokenizers`` on :func:`medr1_core.offline.tiny.tiny_corpus`; Qwen's special tokens (``<|endoftext|>``,
   ``<|im_start|>``, ``<|im_end|>``, ``<|vision_start|>``, ``<|vision_end|>``, ``<|image_pad|>``,
   ``<|video_pad|>``, ...) follow the BPE vocabulary as in the real one; ``<think>`` / ``</think>`` /
-  ``<answer>`` / ``</answer>`` are ordinary added tokens as in :mod:`medr1_core.tiny`. 1024 ids;
+  ``<answer>`` / ``</answer>`` are ordinary added tokens as in :mod:`medr1_core.offline.tiny`. 1024 ids;
 * Qwen2-VL's chat template, byte for byte (:data:`QWEN_CHAT_TEMPLATE`; TRL recognises it);
 * a ``Qwen2VLForConditionalGeneration`` / ``Qwen2_5_VLForConditionalGeneration``: 2 text layers
   (hidden 64, 4 heads, 2 KV heads, head dim 16, M-RoPE sections ``[2, 3, 3]``), a 2-block vision
@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..errors import MissingDependency
 from .cache import build_atomically, cache_dir, read_marker, write_marker
 from .tiny import _FORMAT_TOKENS, _train_bpe
 
@@ -118,13 +119,13 @@ def require_torchvision() -> None:
     try:
         import torchvision  # noqa: F401
     except ModuleNotFoundError as exc:
-        raise ImportError(TORCHVISION_MISSING) from exc
+        raise MissingDependency(TORCHVISION_MISSING) from exc
     except Exception as exc:  # installed but broken, e.g. built for another torch
-        raise ImportError(f"Qwen2-VL's processor needs torchvision, which is installed but fails to import: {exc}") from exc
+        raise MissingDependency(f"Qwen2-VL's processor needs torchvision, which is installed but fails to import: {exc}") from exc
     from transformers.utils import is_torchvision_available
 
     if not is_torchvision_available():
-        raise ImportError("Qwen2-VL's processor needs torchvision, but transformers does not see it as available")
+        raise MissingDependency("Qwen2-VL's processor needs torchvision, but transformers does not see it as available")
 
 
 def _check_version(version: str | float) -> str:
@@ -140,7 +141,7 @@ def _check_version(version: str | float) -> str:
 
 
 def default_tiny_qwen_dir(version: str = "2", seed: int = 0) -> Path:
-    """Directory the builders use when no path is given (under :func:`medr1_core.cache.cache_dir`)."""
+    """Directory the builders use when no path is given (under :func:`medr1_core.offline.cache.cache_dir`)."""
     name = f"tiny-qwen{_check_version(version)}-vl-v{TINY_QWEN_FORMAT_VERSION}"
     if seed != 0:
         name += f"-seed{seed}"
@@ -342,7 +343,7 @@ def build_tiny_qwen2vl_model(path: str | Path | None = None, *, seed: int = 0, v
     ``pixel_values`` / ``image_grid_thw`` / ``mm_token_type_ids`` made by hand. *version* is ``"2"``
     (Qwen2-VL) or ``"2.5"`` (Qwen2.5-VL). *path* defaults to :func:`default_tiny_qwen_dir`; a complete
     build there (with or without processor) of the same version and seed is reused. Writes are
-    atomic, as for :func:`medr1_core.tiny.build_tiny_vlm`.
+    atomic, as for :func:`medr1_core.offline.tiny.build_tiny_vlm`.
     """
     return _build(path, seed, version, with_processor=False)
 

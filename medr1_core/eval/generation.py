@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import UsageError
+
 #: Default number of questions generated together.
 DEFAULT_BATCH_SIZE = 16
 #: Default completion budget: room for Med-R1-style reasoning plus the answer.
@@ -38,7 +40,7 @@ BACKENDS = ("transformers", "vllm")
 Messages = list[dict[str, Any]]
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(UsageError):
     """The generation backend asked for cannot be used here (e.g. vLLM is not installed)."""
 
 
@@ -111,7 +113,7 @@ class TransformersGenerator:
         dtype: str | None = None,
     ) -> "TransformersGenerator":
         """Load the model and processor from ``source`` (hub id or directory) onto ``device``."""
-        from .models import load_model_and_processor
+        from ..train.models import load_model_and_processor
 
         device = device or pick_device()
         if dtype is None and device == "cuda":

@@ -2,9 +2,9 @@
 
 ``--model`` takes a hub id (``Qwen/Qwen2-VL-2B-Instruct``), a local model
 directory, a run directory or checkpoint written by ``medr1 train``, or
-``tiny`` (the offline tiny LLaVA-style VLM of :mod:`medr1_core.tiny`), or
+``tiny`` (the offline tiny LLaVA-style VLM of :mod:`medr1_core.offline.tiny`), or
 ``tiny-qwen2-vl`` / ``tiny-qwen2.5-vl`` (tiny random models with the real Qwen
-architectures, :mod:`medr1_core.tiny_qwen`; their processors need torchvision). Loading is always the
+architectures, :mod:`medr1_core.offline.tiny_qwen`). Loading is always the
 real thing: ``AutoModelForImageTextToText`` / ``AutoProcessor`` ``from_pretrained``.
 """
 
@@ -14,9 +14,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-RUN_CONFIG = "config.yaml"
+from ..errors import UsageError
+from .run_dir import CONFIG as RUN_CONFIG
+from .run_dir import FINAL_MODEL_DIR
+
 TINY_QWEN_NAMES = {"tiny-qwen2-vl": "2", "tiny-qwen2.5-vl": "2.5"}
-FINAL_MODEL_DIR = "final"
+
+
+class ModelNotFoundError(UsageError, FileNotFoundError):
+    """``--model`` names no model that can be loaded; the message says what was looked for."""
 
 
 @dataclass(frozen=True)
@@ -41,13 +47,12 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 
 def _run_variant(run_dir: Path) -> str | None:
-    import yaml
+    from ..files import read_yaml_mapping
 
     config = run_dir / RUN_CONFIG
     if not config.is_file():
         return None
-    data = yaml.safe_load(config.read_text()) or {}
-    return data.get("variant")
+    return read_yaml_mapping(config, "run config").get("variant")
 
 
 def resolve_model(spec: str) -> ResolvedModel:
@@ -56,18 +61,18 @@ def resolve_model(spec: str) -> ResolvedModel:
     A run directory resolves to its final model, else its latest checkpoint; a
     checkpoint inside a run directory carries the run's prompt variant.
     """
-    from .tiny import TINY_MODEL_NAME, build_tiny_vlm
+    from ..offline.tiny import TINY_MODEL_NAME, build_tiny_vlm
 
     if spec == TINY_MODEL_NAME:
         return ResolvedModel(str(build_tiny_vlm()))
     if spec in TINY_QWEN_NAMES:
-        from .tiny_qwen import build_tiny_qwen2vl
+        from ..offline.tiny_qwen import build_tiny_qwen2vl
 
         return ResolvedModel(str(build_tiny_qwen2vl(version=TINY_QWEN_NAMES[spec])))
     path = Path(spec).expanduser()
     if not path.exists():
         if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
-            raise FileNotFoundError(f"--model {spec}: no such directory (and not a hub id like 'org/name')")
+            raise ModelNotFoundError(f"--model {spec}: no such directory (and not a hub id like 'org/name')")
         return ResolvedModel(spec)  # a hub id
     if (path / RUN_CONFIG).is_file():  # a medr1 run directory
         variant = _run_variant(path)
@@ -76,10 +81,10 @@ def resolve_model(spec: str) -> ResolvedModel:
             return ResolvedModel(str(final), variant, path)
         checkpoint = latest_checkpoint(path)
         if checkpoint is None:
-            raise FileNotFoundError(f"--model {spec}: a medr1 run directory with no final model and no checkpoint-N")
+            raise ModelNotFoundError(f"--model {spec}: a medr1 run directory with no final model and no checkpoint-N")
         return ResolvedModel(str(checkpoint), variant, path)
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"--model {spec}: {path} has no config.json (not a model directory)")
+        raise ModelNotFoundError(f"--model {spec}: {path} has no config.json (not a model directory)")
     parent = path.parent
     variant = _run_variant(parent) if (parent / RUN_CONFIG).is_file() else None
     return ResolvedModel(str(path), variant, parent if variant else None)

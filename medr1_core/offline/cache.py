@@ -4,7 +4,7 @@ A cached build is a directory that its builder marks complete with a marker file
 into a private temporary sibling and renamed into place in one step, so concurrent builders (DDP
 ranks) and interrupted builds never leave a half-written directory where a reader looks::
 
-    from medr1_core.cache import build_atomically, cache_dir, read_marker, write_marker
+    from medr1_core.offline.cache import build_atomically, cache_dir, read_marker, write_marker
 
     def build(tmp):
         (tmp / "data.txt").write_text("...")

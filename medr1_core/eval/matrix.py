@@ -10,7 +10,7 @@ questions:
 - :func:`matrix_markdown`, :func:`write_matrix`: ``matrix.json``,
   ``matrix.md``, ``matrix.png`` and ``improvement.png``;
 - :func:`generalization_matrix`: evaluates every model with
-  :func:`medr1_core.evaluation.evaluate` (resumable, one directory each) and
+  :func:`medr1_core.eval.run.evaluate` (resumable, one directory each) and
   writes the matrix; :func:`parse_named_models` reads ``--models``.
 """
 
@@ -21,8 +21,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .accuracy_stats import accuracy_cell, ci95_text, compare_predictions, group_name, ordered_names, percent_text
-from .evaluation import RESULTS_JSON, EvalError, EvalReport, evaluate
+from .stats import accuracy_cell, ci95_text, compare_predictions, group_name, ordered_names, percent_text
+from .results import RESULTS_JSON
+from .run import EvalError, EvalReport, evaluate
 
 MATRIX_JSON = "matrix.json"
 MATRIX_MD = "matrix.md"
@@ -152,7 +153,7 @@ def matrix_markdown(matrix: Mapping[str, Any]) -> str:
 
 def write_matrix(output_dir: str | Path, matrix: Mapping[str, Any]) -> dict[str, Path]:
     """Write ``matrix.json``, ``matrix.md``, ``matrix.png`` and (with a base) ``improvement.png``."""
-    from .plots import plot_improvement, plot_matrix
+    from ..report.plots import plot_improvement, plot_matrix
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -213,7 +214,7 @@ def generalization_matrix(
     evaluation (progress messages). Writes the files of :func:`write_matrix`
     into ``output_dir`` and returns the matrix and each model's report.
     """
-    from .plugins import get_plugins
+    from ..plugins import get_plugins
 
     if by not in BY:
         raise EvalError(f"--by must be one of {', '.join(BY)}, got {by!r}")

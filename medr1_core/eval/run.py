@@ -1,0 +1,281 @@
+"""Running an evaluation: choose the questions, generate, score, and write the run's files.
+
+:func:`evaluate` is composed of the same steps training uses:
+
+1. the questions are chosen by :func:`medr1_core.data.choose_samples` (the
+   selection, de-duplication, subset and image check ``medr1 train`` runs), so
+   the same flags select the same questions;
+2. ``eval_config.json`` records the model and settings; predictions of
+   different models or settings are never mixed in one directory;
+3. questions already in ``predictions.jsonl`` are skipped (resume);
+4. the rest are generated in batches, their images opened exactly as for
+   training (:func:`medr1_core.data.images.open_sample_images`; an unreadable
+   image skips and counts its question), each completion scored with the
+   ``accuracy`` reward (so training and evaluation never disagree about an
+   answer) and appended to ``predictions.jsonl``;
+5. ``results.json`` / ``results.md`` / ``heatmap.png`` are written
+   (:mod:`medr1_core.eval.results`).
+
+torch and transformers are imported only when a model loads (through
+:mod:`medr1_core.eval.generation`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..files import drop_partial_tail
+from .predictions import PREDICTIONS_FILE, append_predictions, read_predictions
+from .results import HEATMAP_PNG, RESULTS_JSON, RESULTS_MD, write_results
+from .stats import summarize
+
+EVAL_CONFIG = "eval_config.json"
+#: the files an evaluation writes into its output directory (``--overwrite`` removes these, nothing else)
+EVAL_FILES = (PREDICTIONS_FILE, RESULTS_JSON, RESULTS_MD, HEATMAP_PNG, EVAL_CONFIG)
+
+
+class EvalError(UsageError, ValueError):
+    """An evaluation that cannot run as asked; the message says why and what to do."""
+
+
+@dataclass
+class EvalReport:
+    """What :func:`evaluate` did: the results and how the questions were accounted for."""
+
+    output_dir: Path
+    results: dict[str, Any]
+    paths: dict[str, Path]
+    generated: int = 0
+    """Questions answered by this call."""
+    resumed: int = 0
+    """Selected questions already in ``predictions.jsonl`` (not generated again)."""
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Questions not evaluated, by reason (bad records, missing or unreadable images, duplicate ids)."""
+    messages: list[str] = field(default_factory=list)
+    """Warnings worth showing the user (e.g. a partially written line dropped)."""
+    predictions: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    """The predictions the results were computed from (the selected questions)."""
+
+
+def _check_eval_config(out: Path, config: dict[str, Any], overwrite: bool) -> None:
+    """Refuse to mix predictions of different models/settings in one directory."""
+    path = out / EVAL_CONFIG
+    if overwrite:
+        for name in EVAL_FILES:
+            (out / name).unlink(missing_ok=True)
+    elif path.exists() and (out / PREDICTIONS_FILE).exists():
+        try:
+            old = json.loads(path.read_text())
+        except ValueError:
+            old = {}
+
+        def flat(c: Mapping[str, Any]) -> dict[str, Any]:
+            return {"model": c.get("model_source"), "variant": c.get("variant"), **(c.get("sampling") or {})}
+
+        before, now = flat(old), flat(config)
+        diffs = [f"{k} {before.get(k)!r} there, {v!r} now" for k, v in now.items() if before.get(k) != v]
+        if diffs:
+            raise EvalError(
+                f"{out} holds predictions made with other settings ({'; '.join(diffs)}). "
+                "Use another --output-dir, or --overwrite to start again."
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config, indent=2) + "\n")
+
+
+def prediction_record(rollout, score: float | None) -> dict[str, Any]:
+    """One line of ``predictions.jsonl`` for a scored rollout."""
+    s, c = rollout.sample, rollout.completion
+    return {
+        "id": s.id,
+        "modality": s.modality,
+        "task": s.task,
+        "dataset": s.dataset,
+        "target": s.answer,
+        "completion": c.text,
+        "answer": c.answer,
+        "letter": c.letter,
+        "well_formed": c.well_formed,
+        "score": score,
+        "correct": score is not None and score >= 1.0 - 1e-9,
+    }
+
+
+def _source_label(source: str) -> str:
+    path = Path(source)
+    return str(path.resolve()) if path.exists() else source
+
+
+def _check_numbers(batch_size: int, limit: int | None, max_new_tokens: int | None) -> None:
+    for option, value in (("--batch-size", batch_size), ("--limit", limit), ("--max-new-tokens", max_new_tokens)):
+        if value is not None and value < 1:
+            raise EvalError(f"{option} must be at least 1, got {value}")
+
+
+@dataclass
+class _Generation:
+    """Answering the questions still to do, batch by batch; counts what it did and skipped."""
+
+    plugins: Any
+    variant: str
+    image_root: str | None
+    preds_path: Path
+    messages: list[str]
+    generated: int = 0
+    unreadable: int = 0
+
+    def _prepare(self, samples: Sequence) -> tuple[list, list, list]:
+        from ..data.images import MAX_IMAGE_WARNINGS, ImageError, image_path, modality_spec, open_sample_images
+        from ..prompts import build_conversation
+
+        modalities = dict(self.plugins.modalities.items())
+        batch, conversations, images = [], [], []
+        for s in samples:
+            try:
+                paths = [image_path(s, p, self.image_root) for p in s.images]
+                pics = open_sample_images(paths, modality_spec(modalities, s.modality))
+            except ImageError as exc:  # one unreadable image never kills a run
+                self.unreadable += 1
+                if self.unreadable <= MAX_IMAGE_WARNINGS:
+                    self.messages.append(f"question {s.id} skipped: image {exc}")
+                continue
+            task = self.plugins.tasks.get(s.task) if s.task in self.plugins.tasks else None
+            batch.append(s)
+            conversations.append(build_conversation(s, task, self.variant))
+            images.append(pics)
+        return batch, conversations, images
+
+    def run(self, todo: Sequence, generator, batch_size: int, bar) -> None:
+        from ..parsing import make_rollouts
+
+        accuracy = self.plugins.rewards.get("accuracy")()
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start : start + batch_size]
+            batch, conversations, images = self._prepare(chunk)
+            if batch:
+                rollouts = make_rollouts(batch, generator.generate(conversations, images), self.variant)
+                scores = accuracy.score(rollouts)
+                append_predictions(self.preds_path, [prediction_record(r, sc) for r, sc in zip(rollouts, scores)])
+                self.generated += len(batch)
+            bar.update(len(chunk))
+
+
+def evaluate(
+    model: str,
+    data: str,
+    output_dir: str | Path,
+    *,
+    format: str | None = None,
+    image_root: str | None = None,
+    modalities: Sequence[str] = (),
+    tasks: Sequence[str] = (),
+    datasets: Sequence[str] = (),
+    variant: str | None = None,
+    batch_size: int | None = None,
+    max_new_tokens: int | None = None,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    limit: int | None = None,
+    backend: str = "transformers",
+    device: str | None = None,
+    dtype: str | None = None,
+    on_missing_image: str = "error",
+    overwrite: bool = False,
+    progress: bool = True,
+    generator=None,
+    samples: Sequence | None = None,
+    plugins=None,
+) -> EvalReport:
+    """Evaluate ``model`` on ``data`` and write the run's files into ``output_dir``.
+
+    ``model`` is anything ``--model`` takes (hub id, model directory, ``medr1
+    train`` run directory or checkpoint, ``tiny``); ``data`` anything
+    ``--data`` takes (a path, or ``sample``). The prompt variant defaults to
+    the one the model was trained with, else ``think``. ``modalities``,
+    ``tasks``, ``datasets``, ``limit`` (a seeded random subset of that many
+    questions, the same every run) and ``on_missing_image`` choose the
+    questions exactly as ``medr1 train`` does. Decoding is greedy unless
+    ``do_sample`` (then ``temperature``, ``top_p`` and ``seed`` apply).
+    ``generator`` (anything with ``generate(conversations, images) -> texts``)
+    and ``samples`` replace model loading and data loading, for tests and
+    benchmarks. Returns an :class:`EvalReport`; see the module doc for the steps
+    and the files.
+    """
+    from ..data import choose_samples
+    from ..plugins import get_plugins
+    from ..samples import check_variant
+    from ..train.models import resolve_model
+    from .generation import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, SamplingSettings
+
+    plugins = plugins or get_plugins()
+    batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+    _check_numbers(batch_size, limit, max_new_tokens)
+    settings = SamplingSettings(max_new_tokens or DEFAULT_MAX_NEW_TOKENS, do_sample, temperature, top_p, seed)
+    resolved = resolve_model(model)
+    variant = check_variant(variant or resolved.variant or "think", "--variant")
+    chosen = choose_samples(
+        data if samples is None else None, samples=samples, format=format, modalities=modalities or None,
+        tasks=tasks or None, datasets=datasets or None, image_root=image_root, limit=limit,
+        on_missing_image=on_missing_image, plugins=plugins,
+    )
+    if not chosen.samples:
+        raise EvalError(f"no questions to evaluate in --data {data} after filtering")
+    out = Path(output_dir)
+    source = _source_label(resolved.source)
+    _check_eval_config(out, {"model": model, "model_source": source, "variant": variant,
+                             "sampling": settings.to_dict(), "backend": backend}, overwrite)
+    state = _Generation(plugins, variant, image_root, out / PREDICTIONS_FILE, list(chosen.messages))
+    todo, resumed = _resume(state, chosen.samples)
+    if todo:
+        if generator is None:
+            from .generation import make_generator
+
+            generator = make_generator(resolved.source, backend=backend, settings=settings, device=device,
+                                       dtype=dtype, max_images_per_prompt=max(len(s.images) for s in todo))
+        with _progress(len(chosen.samples), resumed, enabled=progress) as bar:
+            state.run(todo, generator, batch_size, bar)
+    skipped = dict(chosen.skipped) | ({"unreadable_images": state.unreadable} if state.unreadable else {})
+    ids = {s.id for s in chosen.samples}
+    predictions = [p for p in read_predictions(state.preds_path).records if p["id"] in ids]
+    results = {
+        "model": model, "model_source": source, "data": data, "format": format, "variant": variant,
+        "backend": backend, "sampling": settings.to_dict(),
+        "filters": {"modality": _ids(plugins.modalities, modalities), "task": _ids(plugins.tasks, tasks),
+                    "dataset": list(datasets), "limit": limit},
+        **summarize(predictions, modality_order=plugins.modalities.names(), task_order=plugins.tasks.names()),
+        "counts": {"selected": len(chosen.samples), "evaluated": len(predictions), "generated_now": state.generated,
+                   "resumed": resumed, "skipped": skipped},
+    }
+    paths = write_results(out, results)
+    paths["predictions"] = state.preds_path
+    return EvalReport(out, results, paths, state.generated, resumed, skipped, state.messages, predictions)
+
+
+def _resume(state: _Generation, selected: Sequence) -> tuple[list, int]:
+    """The selected questions not yet in ``predictions.jsonl``, and how many are."""
+    existing = read_predictions(state.preds_path)
+    for number, reason in existing.bad_lines:
+        state.messages.append(f"{state.preds_path}:{number}: {reason}; that question will be answered again")
+    drop_partial_tail(state.preds_path)
+    done = existing.ids
+    todo = [s for s in selected if s.id not in done]
+    return todo, len(selected) - len(todo)
+
+
+def _ids(registry, names: Sequence[str]) -> list[str]:
+    from ..registry import comma_list
+
+    return [registry.get(n).id for n in comma_list(names)]
+
+
+def _progress(total: int, initial: int, *, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="q", desc="eval", disable=not enabled, dynamic_ncols=True)

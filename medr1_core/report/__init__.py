@@ -1,0 +1,4 @@
+"""Looking at runs: plots of rewards and accuracies.
+
+- :mod:`.plots`: reward curves, accuracy heatmaps, the generalization matrix.
+"""

@@ -1,0 +1,266 @@
+"""The validated configuration of a training run (``medr1 train --config run.yaml``).
+
+A YAML file and the command line fill one :class:`TrainConfig`; pydantic
+checks it before anything heavy is loaded, and an error names the field and
+what it allows.
+
+``grpo:`` holds TRL ``GRPOConfig`` fields under their TRL names, and TRL's
+``GRPOConfig`` is the source of truth for them (:func:`check_grpo_fields`):
+any of its fields may be set, an unknown key is an error naming it (with a
+did-you-mean), values are checked against the field's type, and where TRL's
+documentation of a field lists its values (``loss_type``: "Supported values
+are 'grpo', 'dr_grpo', 'dapo', ..."), against that list. medr1 keeps its own
+defaults, Med-R1's published set-up (Qwen2-VL-2B-Instruct, 4 generations per
+question, learning rate 1e-6, KL beta 0.04, the ``grpo`` loss), where TRL's
+differ.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
+
+from ..composition.config import DEFAULT_REWARDS, RewardSpec, parse_reward_specs, read_config, specs_from_config
+from ..errors import ConfigError
+from ..registry import comma_list, did_you_mean
+from ..samples import VARIANTS
+
+#: GRPOConfig fields medr1 sets from its own settings; a ``grpo:`` key naming one is refused.
+SET_BY_MEDR1 = {
+    "output_dir": "the run directory (--output-dir)",
+    "reward_weights": "the rewards' weights (rewards: {name: {weight: ...}})",
+    "use_cpu": "whether a GPU is visible",
+    "remove_unused_columns": "medr1's dataset columns",
+    "logging_dir": "the run directory's tensorboard/ folder",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+class LoraSettings(_Strict):
+    """LoRA through peft; ``null`` (the default) trains all weights."""
+
+    r: int = Field(16, gt=0)
+    alpha: int = Field(32, gt=0)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | str = "all-linear"
+
+
+class GRPOSettings(BaseModel):
+    """TRL ``GRPOConfig`` fields, under their TRL names, with medr1's defaults.
+
+    The fields listed here are the ones medr1 documents and sets defaults for;
+    any other ``GRPOConfig`` field may be given too (``top_k: 50``,
+    ``steps_per_generation: 2``) and is checked against TRL's own definition.
+    """
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True, allow_inf_nan=False)
+
+    num_generations: int = Field(4, ge=2)
+    per_device_train_batch_size: int = Field(4, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    learning_rate: float = Field(1e-6, gt=0)
+    beta: float = Field(0.04, ge=0)
+    loss_type: str = "grpo"
+    scale_rewards: str = "group"
+    epsilon: float = Field(0.2, gt=0)
+    num_iterations: int = Field(1, ge=1)
+    temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_completion_length: int = Field(512, ge=1)
+    num_train_epochs: float = Field(1.0, gt=0)
+    max_steps: int = -1
+    save_steps: int = Field(100, ge=1)
+    save_total_limit: int | None = Field(None, ge=1)
+    logging_steps: int = Field(1, ge=1)
+    bf16: bool | None = None
+    gradient_checkpointing: bool = False
+    use_vllm: bool = False
+    vllm_mode: str = "colocate"
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _against_trl(self) -> "GRPOSettings":
+        check_grpo_fields({**self.model_dump(exclude=set(self.model_extra or {})), **(self.model_extra or {})})
+        return self
+
+    def trl_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``GRPOConfig`` (medr1's names mapped to TRL's)."""
+        fields = self.model_dump(exclude={"gradient_checkpointing", "bf16"})
+        fields["activation_checkpointing"] = self.gradient_checkpointing  # TRL's new name; the old one warns
+        return fields
+
+
+@lru_cache(maxsize=1)
+def _grpo_fields() -> dict[str, dataclasses.Field]:
+    from trl import GRPOConfig
+
+    return {f.name: f for f in dataclasses.fields(GRPOConfig) if f.init}
+
+
+def documented_choices(help_text: str) -> tuple[str, ...]:
+    """The values a TRL field's help says it takes: the quoted words of its "Supported values are ..."
+    or "Must be one of ..." sentence, or ``()`` when it lists none that way.
+
+    >>> documented_choices("Supported values are 'grpo', 'dr_grpo', and 'dapo'. 'grpo': ...")
+    ('grpo', 'dr_grpo', 'dapo')
+    """
+    match = re.search(r"(?:Supported values are|Must be one of)\s+([^:.]*?)\.(?:\s|$)", help_text)
+    return tuple(re.findall(r"[`']+([A-Za-z0-9_]+)'?`?", match.group(1))) if match else ()
+
+
+def check_grpo_fields(values: dict[str, Any]) -> None:
+    """Check ``grpo:`` keys and values against TRL's ``GRPOConfig``; raise ``ValueError`` naming each problem."""
+    from pydantic import TypeAdapter
+
+    fields = _grpo_fields()
+    problems = []
+    for key, value in values.items():
+        if key in SET_BY_MEDR1:
+            problems.append(f"{key}: set by medr1 from {SET_BY_MEDR1[key]}; remove it from grpo:")
+            continue
+        field = fields.get(key)
+        if field is None and key != "gradient_checkpointing":
+            hint = did_you_mean(key, list(fields))
+            problems.append(f"{key}: not a field of TRL's GRPOConfig" + (f"; did you mean '{hint}'?" if hint else ""))
+            continue
+        if field is None:
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{key}: must be a finite number, got {value!r}")
+            continue
+        try:
+            TypeAdapter(field.type).validate_python(value)
+        except ValidationError as exc:
+            problems.append(f"{key}: {exc.errors()[0]['msg']} (got {value!r})")
+            continue
+        choices = documented_choices(field.metadata.get("help", ""))
+        if choices and isinstance(value, str) and value not in choices:
+            problems.append(f"{key}: {value!r} is not one TRL supports; expected one of {', '.join(map(repr, choices))}")
+    if problems:
+        raise ValueError("\n".join(problems))
+
+
+class TrainConfig(_Strict):
+    """Everything a ``medr1 train`` run needs."""
+
+    model: str = "Qwen/Qwen2-VL-2B-Instruct"
+    data: str = "sample"
+    format: str | None = None
+    image_root: str | None = None
+    modality: list[str] = Field(default_factory=list)
+    task: list[str] = Field(default_factory=list)
+    dataset: list[str] = Field(default_factory=list)
+    variant: Literal[VARIANTS] = "think"
+    max_prompt_length: int | None = Field(
+        None, ge=1, description="skip (and count) questions whose text prompt is longer, in tokens"
+    )
+    on_missing_image: Literal["error", "skip"] = "error"
+    rewards: dict[str, RewardSpec] = Field(
+        default_factory=lambda: {s.name: s for s in parse_reward_specs(",".join(DEFAULT_REWARDS))}
+    )
+    strict_rewards: bool = False
+    output_dir: str | None = Field(None, description="the run directory; default: a new runs/YYYYmmdd-HHMMSS")
+    lora: LoraSettings | None = None
+    grpo: GRPOSettings = Field(default_factory=GRPOSettings)
+
+    @field_validator("rewards", mode="before")
+    @classmethod
+    def _reward_specs(cls, value: Any) -> Any:
+        """Any form :mod:`medr1_core.composition.config` accepts: a mapping, a list, ``"format,accuracy"``."""
+        return {s.name: s for s in specs_from_config(value, source="rewards")}
+
+    @field_serializer("rewards")
+    def _rewards_as_mapping(self, rewards: dict[str, RewardSpec]) -> dict[str, Any]:
+        return {name: spec.settings() for name, spec in rewards.items()}
+
+    @field_validator("modality", "task", "dataset", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        return comma_list(value) if isinstance(value, str) else value
+
+
+#: GRPO defaults for the offline tiny models (``tiny``, ``tiny-*``), where a field is not
+#: set explicitly: short completions, groups of 8 (2 questions a step) and a learning
+#: rate chosen with ``benchmarks/bench_learning.py --warm-start 90`` (a tiny model that
+#: writes the strict format in ~5% of samples): the format reward's 10-step mean
+#: reached 0.8 within 31-75 steps in 7 of 7 runs (warm starts of 90 and 100 steps,
+#: 3-4 seeds each); 1e-3 and 2e-3 (and groups of 4) sometimes wreck the rare format
+#: in the first steps, and it never comes back.
+TINY_PRESET = {
+    "max_completion_length": 48,
+    "learning_rate": 5e-4,
+    "beta": 0.0,
+    "num_generations": 8,
+    "per_device_train_batch_size": 16,
+}
+
+
+def is_tiny_model(model: Any) -> bool:
+    """Whether ``model`` names one of the offline tiny models (``tiny``, ``tiny-qwen2-vl``, ...)."""
+    return isinstance(model, str) and (model == "tiny" or model.startswith("tiny-"))
+
+
+def describe_validation_error(exc: ValidationError, source: str, what: str = "run configuration") -> str:
+    """A pydantic error as lines naming each field (``grpo.beta: ...``) under ``source``."""
+    lines = [f"invalid {what} ({source}):"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        got = "" if err["type"] in ("missing", "value_error") else f" (got {err.get('input')!r})"
+        if err["type"] == "value_error" and where == "grpo":
+            lines.extend(f"  grpo.{part}" for part in msg.split("\n"))
+            continue
+        lines.append(f"  {where}: {msg}{got}")
+    return "\n".join(lines)
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """``data["grpo"]["beta"] = value`` for ``key="grpo.beta"``, creating mappings on the way."""
+    target = data
+    *parents, leaf = key.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"cannot set '{key}': '{part}' is not a mapping")
+    target[leaf] = value
+
+
+def load_train_config(
+    path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    data: dict[str, Any] | None = None,
+) -> TrainConfig:
+    """Read ``path`` (YAML, with :func:`~medr1_core.composition.read_config`) -- or take
+    ``data`` already read from it -- apply ``overrides`` (dotted keys), validate.
+
+    >>> load_train_config(overrides={"grpo.max_steps": 5}).grpo.max_steps
+    5
+    """
+    source = str(path) if path is not None else "command line"
+    if data is None:
+        data = read_config(path) if path is not None else {}
+    data = copy.deepcopy(data)
+    for key, value in (overrides or {}).items():
+        set_dotted(data, key, value)
+    if is_tiny_model(data.get("model")):
+        grpo = data.setdefault("grpo", {})
+        if isinstance(grpo, dict):
+            for key, value in TINY_PRESET.items():
+                grpo.setdefault(key, value)
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, source)) from None

@@ -1,0 +1,251 @@
+"""The GRPO engine: TRL's ``GRPOTrainer`` built from a validated :class:`TrainConfig`.
+
+medr1 does not re-implement GRPO. This module only assembles what TRL needs:
+the model and processor (``AutoModelForImageTextToText`` / ``AutoProcessor``),
+a dataset whose images are decoded lazily, prompts from the task plugins, and
+the composed rewards as TRL ``reward_funcs`` (names kept, so TRL logs
+``rewards/<name>/mean``). Scale-out (torchrun / accelerate, DeepSpeed, FSDP,
+vLLM) is TRL's and accelerate's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError, RunDirError
+from . import run_dir as rd
+from .config import TrainConfig
+
+log = logging.getLogger("medr1")
+
+
+@dataclass
+class Run:
+    """A prepared run: the trainer and what it was built from."""
+
+    config: TrainConfig
+    run_dir: Path
+    trainer: Any
+    processor: Any
+    composed: Any
+    data_report: dict[str, Any] = field(default_factory=dict)
+    resume_from: Path | None = None
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def grpo_args(config: TrainConfig, run_dir: Path, reward_weights: list[float]):
+    """TRL ``GRPOConfig`` from the ``grpo:`` section (TRL names), for ``run_dir``."""
+    import torch
+    from trl import GRPOConfig
+
+    g = config.grpo
+    on_gpu = torch.cuda.is_available()
+    bf16 = g.bf16 if g.bf16 is not None else bool(on_gpu and torch.cuda.is_bf16_supported())
+    # transformers >= 5 reads the TensorBoard folder from the environment.
+    os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / rd.TENSORBOARD_DIR)
+    kwargs = {
+        "save_strategy": "steps",
+        "report_to": ["tensorboard"],
+        "disable_tqdm": False,
+        **g.trl_kwargs(),
+        "output_dir": str(run_dir),
+        "bf16": bf16,
+        "use_cpu": not on_gpu,
+        "reward_weights": reward_weights,
+        "remove_unused_columns": False,
+    }
+    return GRPOConfig(**kwargs)
+
+
+def check_names(config: TrainConfig, plugins):
+    """Build the rewards (names and parameters validated) and check modality and task names:
+    a typo fails in a second, not after the model has loaded."""
+    from ..composition import build_rewards
+
+    composed = build_rewards(config.rewards.values(), strict=config.strict_rewards, plugins=plugins)
+    for name in config.modality:
+        plugins.modalities.get(name)
+    for name in config.task:
+        plugins.tasks.get(name)
+    return composed
+
+
+def choose_training_samples(config: TrainConfig, plugins):
+    """The questions to train on, chosen as :func:`~medr1_core.data.choose_samples` chooses for evaluation."""
+    from ..data import choose_samples
+
+    return choose_samples(
+        config.data, format=config.format, modalities=config.modality or None, tasks=config.task or None,
+        datasets=config.dataset or None, image_root=config.image_root, on_missing_image=config.on_missing_image,
+        plugins=plugins,
+    )
+
+
+def data_report(chosen, too_long: int, training: int) -> dict[str, Any]:
+    """``data_report.json``: what was read, what was left out and why, what is trained on."""
+    loaded = chosen.loaded
+    return {
+        "data": loaded.path,
+        "format": loaded.format,
+        "loaded": len(loaded.samples),
+        "bad_records": len(loaded.bad),
+        "excluded_by_selection": chosen.excluded,
+        "skipped_duplicate_ids": chosen.skipped.get("duplicate_ids", 0),
+        "skipped_missing_images": chosen.skipped.get("missing_images", 0),
+        "skipped_prompt_too_long": too_long,
+        "training_samples": training,
+    }
+
+
+def prepare_run(config: TrainConfig, *, resume: bool = False) -> Run:
+    """Validate names, load data, model and rewards, and build the trainer."""
+    from ..composition import to_trl_reward_funcs
+    from ..data import training_dataset
+    from ..plugins import get_plugins
+    from .models import load_model_and_processor, resolve_model
+    from .recording import CompletionRecorder, run_files_callback
+
+    plugins = get_plugins()
+    run_dir = Path(config.output_dir)
+    resume_from = _resume_point(run_dir) if resume else None
+    # Rank 0 alone checks: it writes config.yaml, which other ranks could see mid-start.
+    if not resume and is_main_process() and (run_dir / rd.CONFIG).exists():
+        raise RunDirError(
+            f"{run_dir} already holds a medr1 run (config.yaml). Pass --resume to continue it, "
+            "or choose another --output-dir."
+        )
+    composed = check_names(config, plugins)
+    chosen = choose_training_samples(config, plugins)
+    model, processor = load_model_and_processor(resolve_model(config.model).source)
+    samples, too_long = _drop_long_prompts(chosen.samples, processor, config, plugins)
+    if not samples:
+        raise DataError(f"no training samples left from --data {config.data} after filtering")
+    report = data_report(chosen, too_long, len(samples))
+    dataset = training_dataset(samples, plugins=plugins, variant=config.variant, image_root=config.image_root)
+    recorder = CompletionRecorder()
+    reward_funcs, weights = to_trl_reward_funcs(composed, config.variant, samples=samples, on_batch=recorder)
+
+    from trl import GRPOTrainer
+
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=reward_funcs,
+        args=grpo_args(config, run_dir, weights),
+        train_dataset=dataset,
+        processing_class=processor,
+        callbacks=[run_files_callback(run_dir, recorder)],
+        peft_config=_peft_config(config),
+    )
+    return Run(config, run_dir, trainer, processor, composed, report, resume_from)
+
+
+def _resume_point(run_dir: Path) -> Path:
+    from .models import latest_checkpoint
+
+    if not (run_dir / rd.CONFIG).is_file():
+        raise RunDirError(f"--resume: {run_dir} is not a medr1 run directory (no config.yaml)")
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise RunDirError(f"--resume: {run_dir} has no checkpoint-N to resume from yet")
+    return checkpoint
+
+
+def _drop_long_prompts(samples, processor, config: TrainConfig, plugins):
+    """Skip (and count) samples whose text prompt exceeds ``max_prompt_length`` tokens.
+
+    TRL >= 1.0 does not truncate prompts (cutting a multimodal prompt would cut
+    its image tokens), so medr1 drops the few that are too long instead.
+    """
+    if config.max_prompt_length is None:
+        return samples, 0
+    from ..prompts import build_prompt
+
+    tokenizer = getattr(processor, "tokenizer", processor)
+    kept = [
+        s
+        for s in samples
+        if len(tokenizer(build_prompt(s, plugins.tasks.get(s.task) if s.task else None, config.variant))["input_ids"])
+        <= config.max_prompt_length
+    ]
+    if len(kept) < len(samples):
+        log.warning("skipped %d question(s) longer than max_prompt_length=%d tokens", len(samples) - len(kept), config.max_prompt_length)
+    return kept, len(samples) - len(kept)
+
+
+def _peft_config(config: TrainConfig):
+    if config.lora is None:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.lora.r,
+        lora_alpha=config.lora.alpha,
+        lora_dropout=config.lora.dropout,
+        target_modules=config.lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def _start(run: Run) -> None:
+    import yaml
+
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    if run.resume_from is None:
+        (run.run_dir / rd.CONFIG).write_text(yaml.safe_dump(run.config.model_dump(mode="json"), sort_keys=False))
+    (run.run_dir / rd.DATA_REPORT).write_text(json.dumps(run.data_report, indent=2))
+    rd.log_event(run.run_dir, "resume" if run.resume_from else "start",
+                 checkpoint=str(run.resume_from or ""), **run.data_report)
+
+
+def plot_curve(run_dir: Path) -> Path | None:
+    """Draw ``reward_curve.png`` from the run's metrics so far."""
+    from ..report.plots import plot_reward_curve
+
+    return plot_reward_curve(rd.metric_series(run_dir), run_dir / rd.CURVE, title=f"Rewards: {run_dir.name}")
+
+
+def _finish(run: Run) -> dict[str, Any]:
+    from ..data import image_stats
+
+    final = run.run_dir / rd.FINAL_MODEL_DIR
+    run.trainer.save_model(str(final))
+    run.processor.save_pretrained(str(final))
+    plot_curve(run.run_dir)
+    images = image_stats(run.trainer.train_dataset)
+    summary = {
+        **rd.summarise(run.run_dir),
+        "reward_failures": dict(run.composed.failures),
+        "unreadable_images": len(images.unreadable),
+        "run_dir": str(run.run_dir),
+    }
+    rd.log_event(run.run_dir, "end", **{k: v for k, v in summary.items() if k != "run_dir"})
+    return summary
+
+
+def train(config: TrainConfig, *, resume: bool = False) -> dict[str, Any]:
+    """Run GRPO training as configured; returns the run's summary (empty on other ranks)."""
+    if config.output_dir is None:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise RunDirError("a multi-process run needs --output-dir, so that every process writes to the same run")
+        config.output_dir = str(rd.new_run_dir())
+    run = prepare_run(config, resume=resume)
+    main = is_main_process()
+    if main:
+        _start(run)
+    try:
+        run.trainer.train(resume_from_checkpoint=str(run.resume_from) if run.resume_from else None)
+    except BaseException as exc:  # Ctrl-C or a crash: say so in the run, keep the curve so far
+        if main:
+            rd.log_event(run.run_dir, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
+                         error=f"{type(exc).__name__}: {exc}", failures=dict(run.composed.failures))
+            plot_curve(run.run_dir)
+        raise
+    return _finish(run) if main else {}
