@@ -30,19 +30,13 @@ TARGET_RATIO = 3.0
 
 
 def timed_eval(output_dir: Path, *, questions: int, batch_size: int, max_new_tokens: int) -> tuple[float, int]:
+    from medr1_core.data import Selection
+    from medr1_core.eval.generation import SamplingSettings
     from medr1_core.eval.run import evaluate
 
     start = time.perf_counter()
-    report = evaluate(
-        "tiny",
-        "sample",
-        output_dir,
-        limit=questions,
-        batch_size=batch_size,
-        max_new_tokens=max_new_tokens,
-        device="cpu",
-        progress=False,
-    )
+    report = evaluate("tiny", "sample", output_dir, batch_size=batch_size, device="cpu", progress=False,
+                      selection=Selection(limit=questions), sampling=SamplingSettings(max_new_tokens=max_new_tokens))
     seconds = time.perf_counter() - start
     assert report.generated == questions, report
     return seconds, report.generated

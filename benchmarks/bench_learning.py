@@ -122,9 +122,11 @@ def parse_sets(items: list[str]) -> dict:
 
 
 def greedy_eval(model: str, out: Path, max_new_tokens: int) -> dict:
+    from medr1_core.eval.generation import SamplingSettings
     from medr1_core.eval.run import evaluate
 
-    return evaluate(model, "sample", out, variant="think", max_new_tokens=max_new_tokens, device="cpu", progress=False).results
+    return evaluate(model, "sample", out, variant="think", device="cpu", progress=False,
+                    sampling=SamplingSettings(max_new_tokens=max_new_tokens)).results
 
 
 def sampled_rates(model: str, temperature: float, max_new_tokens: int, seed: int = 0) -> tuple[float, float]:

@@ -267,3 +267,38 @@ def test_non_numeric_scores_count_as_a_failure():
     with pytest.warns(RewardFailureWarning, match="a score must be a number"):
         assert composed.score(make_rollouts([SAMPLE], TEXTS[:1])).per_reward["texty"] == [None]
     assert issubclass(texty, Reward)
+
+
+def test_trl_reward_functions_are_named_picklable_objects():
+    import pickle
+
+    funcs, weights = to_trl_reward_funcs(compose("format,accuracy", "0.5,1"))
+    assert [f.__name__ for f in funcs] == ["format", "accuracy"] and weights == [0.5, 1.0]
+    restored = pickle.loads(pickle.dumps(funcs))
+    completions = ["<think>an opacity</think><answer>B</answer>", "B"]
+    kwargs = {"id": ["q1", "q1"], "question": ["Which?"] * 2, "options": [json.dumps({"A": "CT", "B": "MRI"})] * 2,
+              "answer": ["B", "B"]}
+    for original, copy in zip(funcs, restored):
+        assert copy.__name__ == original.__name__
+        assert copy(prompts=["p", "p"], completions=completions, **kwargs) == original(
+            prompts=["p", "p"], completions=completions, **kwargs)
+
+
+def test_rewards_under_trl_receive_the_runs_own_samples_with_images_and_extras():
+    seen = []
+
+    @reward(name="looks")
+    def looks(rollout):
+        seen.append(rollout.sample)
+        return 1.0
+
+    sample = Sample(id="q7", question="Which?", answer="A", options={"A": "CT", "B": "MRI"},
+                    images=("img/q7.png",), modality="ct", extras={"laterality": "left"})
+    composed = ComposedRewards([looks()])
+    batches = []
+    funcs, _ = to_trl_reward_funcs(composed, samples=[sample], on_batch=lambda r, s: batches.append((r, s)))
+    row = sample.to_row()
+    funcs[0](prompts=["p"], completions=["<think>x</think><answer>A</answer>"], **{k: [v] for k, v in row.items()})
+    assert seen[0] is sample and seen[0].images == ("img/q7.png",) and seen[0].extras == {"laterality": "left"}
+    rollouts, scores = batches[0]
+    assert rollouts[0].sample is sample and scores == {"looks": [1.0]}

@@ -116,3 +116,29 @@ def test_adhoc_reward_files_resolve_relative_to_the_run_config(tmp_path, monkeyp
 def test_unreadable_config_names_the_file(tmp_path):
     with pytest.raises(ConfigError, match=r"cannot read the config file"):
         load_train_config(tmp_path)  # a directory
+
+
+def test_grpo_section_is_checked_against_trls_grpoconfig():
+    config = load_train_config(overrides={"grpo.top_k": 5, "grpo.steps_per_generation": 2})
+    assert config.grpo.model_extra == {"top_k": 5, "steps_per_generation": 2}
+    cases = {
+        "grpo.top_kk": ["grpo.top_kk: not a field of TRL's GRPOConfig", "did you mean 'top_k'?"],
+        "grpo.output_dir": ["grpo.output_dir: set by medr1"],
+        "grpo.vllm_mode": ["grpo.vllm_mode: 'nope' is not one TRL supports", "'server', 'colocate'"],
+    }
+    for key, fragments in cases.items():
+        value = "nope" if key.endswith("vllm_mode") else 3
+        with pytest.raises(ConfigError) as err:
+            load_train_config(overrides={key: value})
+        for fragment in fragments:
+            assert fragment in str(err.value)
+    with pytest.raises(ConfigError, match="grpo.top_k: Input should be a valid integer"):
+        load_train_config(overrides={"grpo.top_k": "many"})
+    assert load_train_config().grpo.vllm_mode == "colocate"  # TRL's default
+
+
+def test_trl_documented_choices_are_read_from_its_help_text():
+    from medr1_core.train.config import documented_choices
+
+    assert documented_choices("Must be one of `'server'` or `'colocate'`. `'server'`: ...") == ("server", "colocate")
+    assert documented_choices("Whether to use vLLM.") == ()

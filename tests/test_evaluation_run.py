@@ -12,8 +12,9 @@ import json
 import pytest
 from PIL import Image
 
-from medr1_core.data import DataError, load_samples
+from medr1_core.data import DataError, Selection, load_samples
 from medr1_core.eval.predictions import read_predictions
+from medr1_core.eval.generation import SamplingSettings
 from medr1_core.eval.run import EvalError, evaluate
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -71,7 +72,8 @@ def expected_correct(predictions_file, samples):
 def test_evaluate_scores_with_the_accuracy_reward_and_writes_every_file(tmp_path, fake_model, sample_questions):
     gen = Scripted()
     out = tmp_path / "eval"
-    report = evaluate(fake_model, "sample", out, limit=30, batch_size=8, generator=gen, progress=False)
+    report = evaluate(fake_model, "sample", out, batch_size=8, generator=gen, progress=False,
+                      selection=Selection(limit=30))
 
     assert [len(c) for c in gen.calls] == [8, 8, 8, 6]
     records = read_predictions(out / "predictions.jsonl").records
@@ -96,7 +98,8 @@ def test_evaluate_scores_with_the_accuracy_reward_and_writes_every_file(tmp_path
     assert (out / "results.md").read_text().startswith("# Evaluation of")
     assert (out / "heatmap.png").read_bytes().startswith(PNG_MAGIC)
     # the same seeded subset every time
-    again = evaluate(fake_model, "sample", tmp_path / "again", limit=30, generator=Scripted(), progress=False)
+    again = evaluate(fake_model, "sample", tmp_path / "again", generator=Scripted(), progress=False,
+                     selection=Selection(limit=30))
     assert again.results["overall"] == results["overall"]
 
 
@@ -104,14 +107,16 @@ def test_resume_after_a_crash_and_a_half_written_line(tmp_path, fake_model, samp
     out = tmp_path / "eval"
     crashing = Scripted(fail_on_call=3)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        evaluate(fake_model, "sample", out, modalities=["ct", "MRI"], batch_size=7, generator=crashing, progress=False)
+        evaluate(fake_model, "sample", out, batch_size=7, generator=crashing, progress=False,
+                 selection=Selection(modalities=["ct", "MRI"]))
     preds = out / "predictions.jsonl"
     assert len(read_predictions(preds).records) == 14  # two batches were saved before the crash
     with open(preds, "a") as f:  # a line cut off by the crash
         f.write('{"id": "Synthetic-MRI_lesion_grading_1", "modality": "mr')
 
     gen = Scripted()
-    report = evaluate(fake_model, "sample", out, modalities=["ct", "mri"], batch_size=7, generator=gen, progress=False)
+    report = evaluate(fake_model, "sample", out, batch_size=7, generator=gen, progress=False,
+                      selection=Selection(modalities=["ct", "mri"]))
     assert gen.answered == 50 - 14
     assert report.resumed == 14 and report.generated == 36
     assert any("partially written" in m for m in report.messages)
@@ -119,41 +124,46 @@ def test_resume_after_a_crash_and_a_half_written_line(tmp_path, fake_model, samp
     assert len(found.records) == 50 and not found.bad_lines and found.duplicates == 0
     assert len(preds.read_text().splitlines()) == 50
 
-    clean = evaluate(fake_model, "sample", tmp_path / "clean", modalities=["ct", "mri"], generator=Scripted(),
-                     progress=False)
+    clean = evaluate(fake_model, "sample", tmp_path / "clean", generator=Scripted(), progress=False,
+                     selection=Selection(modalities=["ct", "mri"]))
     for key in ("overall", "by_modality", "by_task", "by_modality_task", "parse_failure_rate"):
         assert report.results[key] == clean.results[key]
     assert report.results["overall"]["correct"] == expected_correct(preds, sample_questions)
 
     # nothing left to do: no generation at all
     idle = Scripted()
-    rerun = evaluate(fake_model, "sample", out, modalities=["ct", "mri"], generator=idle, progress=False)
+    rerun = evaluate(fake_model, "sample", out, generator=idle, progress=False,
+                     selection=Selection(modalities=["ct", "mri"]))
     assert idle.calls == [] and rerun.resumed == 50 and rerun.results["overall"] == report.results["overall"]
 
 
 def test_results_follow_the_selection_and_reuse_earlier_answers(tmp_path, fake_model):
     out = tmp_path / "eval"
-    evaluate(fake_model, "sample", out, modalities=["ct"], generator=Scripted(), progress=False)
+    evaluate(fake_model, "sample", out, generator=Scripted(), progress=False, selection=Selection(modalities=["ct"]))
     gen = Scripted()
-    both = evaluate(fake_model, "sample", out, modalities=["ct", "xray"], generator=gen, progress=False)
+    both = evaluate(fake_model, "sample", out, generator=gen, progress=False,
+                    selection=Selection(modalities=["ct", "xray"]))
     assert gen.answered == 25 and both.resumed == 25
     assert list(both.results["by_modality"]) == ["ct", "xray"]
-    only_xray = evaluate(fake_model, "sample", out, modalities=["x-ray"], generator=Scripted(), progress=False)
+    only_xray = evaluate(fake_model, "sample", out, generator=Scripted(), progress=False,
+                         selection=Selection(modalities=["x-ray"]))
     assert list(only_xray.results["by_modality"]) == ["xray"] and only_xray.generated == 0
     assert only_xray.results["filters"]["modality"] == ["xray"]  # aliases resolve to ids
 
 
 def test_other_settings_in_the_same_directory_are_refused(tmp_path, fake_model):
     out = tmp_path / "eval"
-    evaluate(fake_model, "sample", out, limit=5, max_new_tokens=32, generator=Scripted(), progress=False)
+    evaluate(fake_model, "sample", out, generator=Scripted(), progress=False, selection=Selection(limit=5),
+             sampling=SamplingSettings(max_new_tokens=32))
     with pytest.raises(EvalError, match="max_new_tokens 32 there, 64 now"):
-        evaluate(fake_model, "sample", out, limit=5, max_new_tokens=64, generator=Scripted(), progress=False)
+        evaluate(fake_model, "sample", out, generator=Scripted(), progress=False, selection=Selection(limit=5),
+                 sampling=SamplingSettings(max_new_tokens=64))
     with pytest.raises(EvalError, match="variant 'think' there, 'nothink' now"):
-        evaluate(fake_model, "sample", out, limit=5, max_new_tokens=32, variant="nothink", generator=Scripted(),
-                 progress=False)
+        evaluate(fake_model, "sample", out, variant="nothink", generator=Scripted(), progress=False,
+                 selection=Selection(limit=5), sampling=SamplingSettings(max_new_tokens=32))
     gen = Scripted()
-    report = evaluate(fake_model, "sample", out, limit=5, max_new_tokens=64, overwrite=True, generator=gen,
-                      progress=False)
+    report = evaluate(fake_model, "sample", out, overwrite=True, generator=gen, progress=False,
+                      selection=Selection(limit=5), sampling=SamplingSettings(max_new_tokens=64))
     assert gen.answered == 5 and report.resumed == 0
 
 
@@ -163,7 +173,8 @@ def test_prompt_variant_comes_from_the_training_run(tmp_path):
     (run / "final" / "config.json").write_text("{}")
     (run / "config.yaml").write_text("variant: nothink\n")
     gen = Scripted()
-    report = evaluate(str(run), "sample", tmp_path / "eval", limit=3, generator=gen, progress=False)
+    report = evaluate(str(run), "sample", tmp_path / "eval", generator=gen, progress=False,
+                      selection=Selection(limit=3))
     assert report.results["variant"] == "nothink"
     prompt = gen.calls[0][0][0]["content"][-1]["text"]
     assert "Output only the final answer" in prompt
@@ -173,7 +184,7 @@ def test_eval_prompts_are_the_training_prompts(tmp_path, fake_model, sample_ques
     from medr1_core.data import training_dataset
 
     gen = Scripted()
-    evaluate(fake_model, "sample", tmp_path / "eval", limit=4, generator=gen, progress=False)
+    evaluate(fake_model, "sample", tmp_path / "eval", generator=gen, progress=False, selection=Selection(limit=4))
     ids = [r["id"] for r in read_predictions(tmp_path / "eval" / "predictions.jsonl").records]
     by_id = {s.id: s for s in sample_questions}
     rows = training_dataset([by_id[i] for i in ids], variant="think")
@@ -207,7 +218,8 @@ def test_missing_and_unreadable_images_are_counted_not_fatal(tmp_path, fake_mode
         evaluate(fake_model, data, tmp_path / "strict", generator=Scripted(), progress=False)
     gen = Scripted()
     with pytest.warns(UserWarning, match="missing"):
-        report = evaluate(fake_model, data, tmp_path / "skip", on_missing_image="skip", generator=gen, progress=False)
+        report = evaluate(fake_model, data, tmp_path / "skip", generator=gen, progress=False,
+                          selection=Selection(on_missing_image="skip"))
     assert gen.answered == 2
     assert report.skipped == {"missing_images": 1, "unreadable_images": 1}
     assert report.results["overall"] == {**report.results["overall"], "n": 2, "correct": 1}
@@ -217,12 +229,15 @@ def test_missing_and_unreadable_images_are_counted_not_fatal(tmp_path, fake_mode
 
 def test_bad_arguments_fail_clearly(tmp_path, fake_model):
     with pytest.raises(DataError, match="no samples from dataset 'nope'"):
-        evaluate(fake_model, "sample", tmp_path / "e", datasets=["nope"], generator=Scripted(), progress=False)
+        evaluate(fake_model, "sample", tmp_path / "e", generator=Scripted(), progress=False,
+                 selection=Selection(datasets=["nope"]))
     data = str(_jsonl_dataset(tmp_path))
     with pytest.raises(EvalError, match="no questions to evaluate"):
-        evaluate(fake_model, data, tmp_path / "e", tasks=["lesion_grading"], generator=Scripted(), progress=False)
+        evaluate(fake_model, data, tmp_path / "e", generator=Scripted(), progress=False,
+                 selection=Selection(tasks=["lesion_grading"]))
     with pytest.raises(KeyError, match="Did you mean 'ct'"):
-        evaluate(fake_model, "sample", tmp_path / "e", modalities=["cct"], generator=Scripted(), progress=False)
+        evaluate(fake_model, "sample", tmp_path / "e", generator=Scripted(), progress=False,
+                 selection=Selection(modalities=["cct"]))
     with pytest.raises(FileNotFoundError, match="no such directory"):
         evaluate(str(tmp_path / "absent" / "model"), "sample", tmp_path / "e", generator=Scripted(), progress=False)
     with pytest.raises(EvalError, match="batch-size"):
@@ -234,8 +249,8 @@ def test_in_memory_samples_such_as_a_held_out_split(tmp_path, fake_model, sample
 
     _, test = split(sample_questions, test_fraction=0.1, seed=0)
     gen = Scripted()
-    report = evaluate(fake_model, "sample held-out 10%", tmp_path / "eval", samples=test, modalities=["ct", "mri"],
-                      generator=gen, progress=False)
+    report = evaluate(fake_model, "sample held-out 10%", tmp_path / "eval", samples=test, generator=gen,
+                      progress=False, selection=Selection(modalities=["ct", "mri"]))
     wanted = [s for s in test if s.modality in ("ct", "mri")]
     assert 0 < len(wanted) < len(test)
     assert report.results["overall"]["n"] == gen.answered == len(wanted)

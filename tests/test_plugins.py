@@ -166,3 +166,36 @@ def test_cli_help_and_plugins_do_not_import_heavy_frameworks():
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out
+
+
+COMMAND_PLUGIN = """
+import click
+from medr1_core import hookimpl
+
+@hookimpl
+def medr1_register_commands(cli):
+    @cli.command()
+    @click.argument("name")
+    def hello(name):
+        "Say hello."
+        click.echo(f"hello {name}")
+"""
+
+
+def test_a_plugin_adds_a_command(make_distribution):
+    path = make_distribution("medr1-hello", "hello_plugin", COMMAND_PLUGIN, entry_point="hello")
+    env = {"PYTHONPATH": f"{path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    assert run_cli("hello", "world", env=env).stdout == "hello world\n"
+    assert "hello" in run_cli("--help", env=env).stdout
+    listed = {p["name"]: p for p in json.loads(run_cli("plugins", "--json", env=env).stdout)}
+    assert listed["hello"]["commands"] == ["hello"]
+    assert listed["rewards"]["commands"] == ["rules"]  # medr1 rules comes from the dtree plugin the same way
+
+
+def test_a_commands_hook_that_raises_is_skipped_with_the_plugin_named(make_distribution):
+    source = "from medr1_core import hookimpl\n\n@hookimpl\ndef medr1_register_commands(cli):\n    raise OSError('no disk')\n"
+    path = make_distribution("medr1-badcmd", "badcmd_plugin", source, entry_point="badcmd")
+    env = {"PYTHONPATH": f"{path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = run_cli("rules", "list", env=env)
+    assert "medr1-badcmd" in proc.stderr and "medr1_register_commands" in proc.stderr and "no disk" in proc.stderr
+    assert "cxr_pneumonia_covid" in proc.stdout  # the other plugins' commands still work

@@ -60,26 +60,23 @@ def _selection_options(fn):
 
 
 def _eval_kwargs(o: dict) -> dict:
+    """:func:`~medr1_core.eval.run.evaluate`'s arguments from the shared options."""
+    from ..data.selection import Selection
+    from ..eval.generation import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, SamplingSettings
+
+    selection = Selection(
+        format=o["format_"], image_root=o["image_root"], modalities=tuple(comma_list(o["modality"])),
+        tasks=tuple(comma_list(o["task"])), datasets=tuple(comma_list(o["dataset"])), limit=o["limit"],
+        on_missing_image=o["on_missing_image"],
+    )
+    sampling = SamplingSettings(
+        max_new_tokens=o["max_new_tokens"] or DEFAULT_MAX_NEW_TOKENS, do_sample=o["do_sample"],
+        temperature=o["temperature"], top_p=o["top_p"], seed=o["seed"],
+    )
     return {
-        "format": o["format_"],
-        "image_root": o["image_root"],
-        "modalities": comma_list(o["modality"]),
-        "tasks": comma_list(o["task"]),
-        "datasets": comma_list(o["dataset"]),
-        "variant": o["variant"],
-        "batch_size": o["batch_size"],
-        "max_new_tokens": o["max_new_tokens"],
-        "do_sample": o["do_sample"],
-        "temperature": o["temperature"],
-        "top_p": o["top_p"],
-        "seed": o["seed"],
-        "limit": o["limit"],
-        "backend": o["backend"],
-        "device": o["device"],
-        "dtype": o["dtype"],
-        "on_missing_image": o["on_missing_image"],
-        "overwrite": o["overwrite"],
-        "progress": not o["quiet"],
+        "selection": selection, "sampling": sampling, "variant": o["variant"],
+        "batch_size": o["batch_size"] or DEFAULT_BATCH_SIZE, "backend": o["backend"], "device": o["device"],
+        "dtype": o["dtype"], "overwrite": o["overwrite"], "progress": not o["quiet"],
     }
 
 

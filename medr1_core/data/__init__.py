@@ -36,6 +36,7 @@ from .images import (
 from .loading import SAMPLE_DATA, DataWarning, LoadReport, detect_format, load_samples
 from .selection import (
     Chosen,
+    Selection,
     choose_samples,
     first_of_each_id,
     resolve_modalities,
@@ -49,7 +50,7 @@ from .training import ImageStats, LazyImages, image_stats, training_dataset
 __all__ = [
     "DataError", "DataWarning", "MissingImagesError", "ImageError", "SAMPLE_DATA", "LoadReport", "load_samples",
     "detect_format", "select", "resolve_modalities", "resolve_tasks", "first_of_each_id", "seeded_subset",
-    "Chosen", "choose_samples", "Split", "split", "cross_split", "image_path", "ImageCheck", "check_images",
+    "Chosen", "Selection", "choose_samples", "Split", "split", "cross_split", "image_path", "ImageCheck", "check_images",
     "open_image", "prepare_image", "DEFAULT_MODALITY", "ImageFailures", "ImageStats", "LazyImages",
     "training_dataset", "image_stats",
 ]

@@ -102,6 +102,34 @@ def seeded_subset(samples: Sequence[Sample], limit: int | None, seed: int = 0) -
     return [s for i, s in enumerate(samples) if i in keep]
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Which questions of a dataset a run uses: the flags ``medr1 train`` and ``medr1 eval`` share.
+
+    ``modalities`` and ``tasks`` are ids or aliases, ``datasets`` source
+    dataset names (each empty: all); ``limit`` keeps a random subset of that
+    many, chosen with ``seed`` (the same every run); ``on_missing_image``
+    stops (``error``) or skips and counts questions whose image file is missing.
+    """
+
+    format: str | None = None
+    image_root: str | None = None
+    modalities: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = ()
+    limit: int | None = None
+    seed: int = 0
+    on_missing_image: Literal["error", "skip"] = "error"
+
+    def __post_init__(self) -> None:
+        for name in ("modalities", "tasks", "datasets"):
+            object.__setattr__(self, name, tuple(comma_list(getattr(self, name))))
+        if self.limit is not None and self.limit < 1:
+            raise DataError(f"--limit must be at least 1, got {self.limit}")
+        if self.on_missing_image not in ("error", "skip"):
+            raise DataError(f"--on-missing-image must be 'error' or 'skip', got {self.on_missing_image!r}")
+
+
 @dataclass
 class Chosen:
     """What :func:`choose_samples` kept, and what it left out and why."""
@@ -117,17 +145,10 @@ class Chosen:
 
 
 def choose_samples(
-    data: str | os.PathLike | None = None,
+    data: str | os.PathLike | None,
+    selection: Selection = Selection(),
     *,
     samples: Sequence[Sample] | None = None,
-    format: str | None = None,
-    modalities: Iterable[str] | str | None = None,
-    tasks: Iterable[str] | str | None = None,
-    datasets: Iterable[str] | str | None = None,
-    image_root: str | os.PathLike | None = None,
-    limit: int | None = None,
-    seed: int = 0,
-    on_missing_image: Literal["error", "skip"] = "error",
     plugins: "Plugins | None" = None,
 ) -> Chosen:
     """The questions a run uses, chosen by the steps in the module doc.
@@ -141,26 +162,27 @@ def choose_samples(
     from .loading import load_samples
 
     plugins = plugins or get_plugins()
-    resolve_modalities(modalities, plugins), resolve_tasks(tasks, plugins)  # unknown names fail now
+    sel = selection
+    resolve_modalities(sel.modalities, plugins), resolve_tasks(sel.tasks, plugins)  # unknown names fail now
     chosen = Chosen(samples=[])
     if samples is None:
         if data is None:
             raise DataError("choose_samples needs data (a path or 'sample') or samples")
-        chosen.loaded = load_samples(data, format=format, image_root=image_root, plugins=plugins)
+        chosen.loaded = load_samples(data, format=sel.format, image_root=sel.image_root, plugins=plugins)
         samples = chosen.loaded.samples
         if chosen.loaded.bad:
             chosen.skipped["bad_records"] = len(chosen.loaded.bad)
             chosen.messages.append(
                 f"{len(chosen.loaded.bad)} record(s) of {data} could not be read (see `medr1 data inspect`)"
             )
-    picked = select(samples, modalities=modalities, tasks=tasks, datasets=datasets, plugins=plugins)
+    picked = select(samples, modalities=sel.modalities, tasks=sel.tasks, datasets=sel.datasets, plugins=plugins)
     unique, repeated = first_of_each_id(picked)
     if repeated:
         chosen.skipped["duplicate_ids"] = repeated
         chosen.messages.append(f"{repeated} question(s) repeat an id already seen; only the first is used")
-    subset = seeded_subset(unique, limit, seed)
+    subset = seeded_subset(unique, sel.limit, sel.seed)
     chosen.excluded = len(samples) - len(picked) + len(unique) - len(subset)
-    checked = check_images(subset, image_root, on_missing=on_missing_image)
+    checked = check_images(subset, sel.image_root, on_missing=sel.on_missing_image)
     if checked.skipped:
         chosen.skipped["missing_images"] = checked.skipped
         chosen.messages.append(f"{checked.skipped} question(s) skipped: image file(s) missing")

@@ -58,6 +58,18 @@ class SamplingSettings:
     top_p: float = 1.0
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        import math
+
+        from ..errors import ConfigError
+
+        if self.max_new_tokens < 1:
+            raise ConfigError(f"--max-new-tokens must be at least 1, got {self.max_new_tokens}")
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ConfigError(f"--temperature must be a finite number above 0, got {self.temperature}")
+        if not (0 < self.top_p <= 1):
+            raise ConfigError(f"--top-p must be within (0, 1], got {self.top_p}")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "max_new_tokens": self.max_new_tokens,

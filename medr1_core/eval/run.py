@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data.selection import Selection
 from ..errors import UsageError
 from ..files import drop_partial_tail
+from .generation import DEFAULT_BATCH_SIZE, SamplingSettings
 from .predictions import PREDICTIONS_FILE, append_predictions, read_predictions
 from .results import HEATMAP_PNG, RESULTS_JSON, RESULTS_MD, write_results
 from .stats import summarize
@@ -111,12 +113,6 @@ def _source_label(source: str) -> str:
     return str(path.resolve()) if path.exists() else source
 
 
-def _check_numbers(batch_size: int, limit: int | None, max_new_tokens: int | None) -> None:
-    for option, value in (("--batch-size", batch_size), ("--limit", limit), ("--max-new-tokens", max_new_tokens)):
-        if value is not None and value < 1:
-            raise EvalError(f"{option} must be at least 1, got {value}")
-
-
 @dataclass
 class _Generation:
     """Answering the questions still to do, batch by batch; counts what it did and skipped."""
@@ -170,74 +166,52 @@ def evaluate(
     data: str,
     output_dir: str | Path,
     *,
-    format: str | None = None,
-    image_root: str | None = None,
-    modalities: Sequence[str] = (),
-    tasks: Sequence[str] = (),
-    datasets: Sequence[str] = (),
+    selection: Selection = Selection(),
+    sampling: SamplingSettings = SamplingSettings(),
     variant: str | None = None,
-    batch_size: int | None = None,
-    max_new_tokens: int | None = None,
-    do_sample: bool = False,
-    temperature: float = 1.0,
-    top_p: float = 1.0,
-    seed: int = 0,
-    limit: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     backend: str = "transformers",
     device: str | None = None,
     dtype: str | None = None,
-    on_missing_image: str = "error",
     overwrite: bool = False,
     progress: bool = True,
     generator=None,
     samples: Sequence | None = None,
     plugins=None,
 ) -> EvalReport:
-    """Evaluate ``model`` on ``data`` and write the run's files into ``output_dir``.
+    """Evaluate ``model`` on ``data`` into ``output_dir`` (the steps and files: see the module doc).
 
-    ``model`` is anything ``--model`` takes (hub id, model directory, ``medr1
-    train`` run directory or checkpoint, ``tiny``); ``data`` anything
-    ``--data`` takes (a path, or ``sample``). The prompt variant defaults to
-    the one the model was trained with, else ``think``. ``modalities``,
-    ``tasks``, ``datasets``, ``limit`` (a seeded random subset of that many
-    questions, the same every run) and ``on_missing_image`` choose the
-    questions exactly as ``medr1 train`` does. Decoding is greedy unless
-    ``do_sample`` (then ``temperature``, ``top_p`` and ``seed`` apply).
-    ``generator`` (anything with ``generate(conversations, images) -> texts``)
-    and ``samples`` replace model loading and data loading, for tests and
-    benchmarks. Returns an :class:`EvalReport`; see the module doc for the steps
-    and the files.
+    ``model`` and ``data`` are anything ``--model`` and ``--data`` take;
+    ``selection`` chooses the questions as ``medr1 train`` does; ``sampling``
+    is greedy by default. The prompt variant defaults to the model's training
+    variant, else ``think``. ``generator`` (anything with
+    ``generate(conversations, images) -> texts``) and ``samples`` replace model
+    and data loading (tests, benchmarks).
     """
     from ..data import choose_samples
     from ..plugins import get_plugins
     from ..samples import check_variant
     from ..train.models import resolve_model
-    from .generation import DEFAULT_BATCH_SIZE, DEFAULT_MAX_NEW_TOKENS, SamplingSettings
 
     plugins = plugins or get_plugins()
-    batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
-    _check_numbers(batch_size, limit, max_new_tokens)
-    settings = SamplingSettings(max_new_tokens or DEFAULT_MAX_NEW_TOKENS, do_sample, temperature, top_p, seed)
+    if batch_size < 1:
+        raise EvalError(f"--batch-size must be at least 1, got {batch_size}")
     resolved = resolve_model(model)
     variant = check_variant(variant or resolved.variant or "think", "--variant")
-    chosen = choose_samples(
-        data if samples is None else None, samples=samples, format=format, modalities=modalities or None,
-        tasks=tasks or None, datasets=datasets or None, image_root=image_root, limit=limit,
-        on_missing_image=on_missing_image, plugins=plugins,
-    )
+    chosen = choose_samples(data if samples is None else None, selection, samples=samples, plugins=plugins)
     if not chosen.samples:
         raise EvalError(f"no questions to evaluate in --data {data} after filtering")
     out = Path(output_dir)
     source = _source_label(resolved.source)
     _check_eval_config(out, {"model": model, "model_source": source, "variant": variant,
-                             "sampling": settings.to_dict(), "backend": backend}, overwrite)
-    state = _Generation(plugins, variant, image_root, out / PREDICTIONS_FILE, list(chosen.messages))
+                             "sampling": sampling.to_dict(), "backend": backend}, overwrite)
+    state = _Generation(plugins, variant, selection.image_root, out / PREDICTIONS_FILE, list(chosen.messages))
     todo, resumed = _resume(state, chosen.samples)
     if todo:
         if generator is None:
             from .generation import make_generator
 
-            generator = make_generator(resolved.source, backend=backend, settings=settings, device=device,
+            generator = make_generator(resolved.source, backend=backend, settings=sampling, device=device,
                                        dtype=dtype, max_images_per_prompt=max(len(s.images) for s in todo))
         with _progress(len(chosen.samples), resumed, enabled=progress) as bar:
             state.run(todo, generator, batch_size, bar)
@@ -245,16 +219,16 @@ def evaluate(
     ids = {s.id for s in chosen.samples}
     predictions = [p for p in read_predictions(state.preds_path).records if p["id"] in ids]
     results = {
-        "model": model, "model_source": source, "data": data, "format": format, "variant": variant,
-        "backend": backend, "sampling": settings.to_dict(),
-        "filters": {"modality": _ids(plugins.modalities, modalities), "task": _ids(plugins.tasks, tasks),
-                    "dataset": list(datasets), "limit": limit},
+        "model": model, "model_source": source, "data": data, "format": selection.format, "variant": variant,
+        "backend": backend, "sampling": sampling.to_dict(),
+        "filters": {"modality": _ids(plugins.modalities, selection.modalities),
+                    "task": _ids(plugins.tasks, selection.tasks), "dataset": list(selection.datasets),
+                    "limit": selection.limit},
         **summarize(predictions, modality_order=plugins.modalities.names(), task_order=plugins.tasks.names()),
         "counts": {"selected": len(chosen.samples), "evaluated": len(predictions), "generated_now": state.generated,
                    "resumed": resumed, "skipped": skipped},
     }
-    paths = write_results(out, results)
-    paths["predictions"] = state.preds_path
+    paths = {**write_results(out, results), "predictions": state.preds_path}
     return EvalReport(out, results, paths, state.generated, resumed, skipped, state.messages, predictions)
 
 

@@ -188,6 +188,13 @@ class TrainConfig(_Strict):
     def _comma_list(cls, value: Any) -> Any:
         return comma_list(value) if isinstance(value, str) else value
 
+    def selection(self):
+        """The questions this run trains on, as the data layer (and ``medr1 eval``) chooses them."""
+        from ..data.selection import Selection
+
+        return Selection(format=self.format, image_root=self.image_root, modalities=tuple(self.modality),
+                         tasks=tuple(self.task), datasets=tuple(self.dataset), on_missing_image=self.on_missing_image)
+
 
 #: GRPO defaults for the offline tiny models (``tiny``, ``tiny-*``), where a field is not
 #: set explicitly: short completions, groups of 8 (2 questions a step) and a learning

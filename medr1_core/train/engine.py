@@ -82,11 +82,7 @@ def choose_training_samples(config: TrainConfig, plugins):
     """The questions to train on, chosen as :func:`~medr1_core.data.choose_samples` chooses for evaluation."""
     from ..data import choose_samples
 
-    return choose_samples(
-        config.data, format=config.format, modalities=config.modality or None, tasks=config.task or None,
-        datasets=config.dataset or None, image_root=config.image_root, on_missing_image=config.on_missing_image,
-        plugins=plugins,
-    )
+    return choose_samples(config.data, config.selection(), plugins=plugins)
 
 
 def data_report(chosen, too_long: int, training: int) -> dict[str, Any]:
