@@ -4,8 +4,10 @@
 #   ./dev.sh medr1 train ...   run any command from the environment
 #   ./dev.sh test [ARGS]       run the test suite (pytest ARGS)
 #
-# On a machine without an NVIDIA GPU, torch is pinned to its CPU build through
-# constraints-cpu.txt. Re-installs only when pyproject.toml or the constraints change.
+# Installs medr1 with its dev extra and a torch + torchvision pair pinned by
+# constraints.txt (torchvision: Qwen2-VL's processor needs it; first set-up about
+# 3 minutes and 6 GB in .venv). Re-installs only when pyproject.toml or
+# constraints.txt change. CPU threads: see MEDR1_THREADS in docs/training.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -28,13 +30,12 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$py" -m venv "$VENV"
 fi
 
-constraints=()
-if ! command -v nvidia-smi >/dev/null 2>&1; then constraints=(-c constraints-cpu.txt); fi
-stamp=$(cat pyproject.toml constraints-cpu.txt | sha256sum | cut -d' ' -f1)
+stamp=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$VENV/.medr1-installed" 2>/dev/null)" != "$stamp" ]; then
-  echo "dev.sh: installing medr1 and its dependencies into $VENV (first run takes a few minutes)" >&2
+  echo "dev.sh: installing medr1, torch and torchvision into $VENV (first run: about 3 minutes, 6 GB)" >&2
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet "${constraints[@]}" -e ".[dev]"
+  "$VENV/bin/python" -m pip install --quiet -c constraints.txt torch torchvision
+  "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[dev]"
   echo "$stamp" > "$VENV/.medr1-installed"
 fi
 

@@ -8,18 +8,20 @@ import sys
 
 from PIL import Image
 
-from helpers import REPO, SPLITS, run_cli
+from helpers import REPO, SPLITS, run_cli, split_counts
 from test_formats import native_record, write_native_tree
 
 
 def test_inspect_json_on_the_med_r1_splits():
     out = json.loads(run_cli("data", "inspect", str(SPLITS), "--json").stdout)
-    assert out["total"] == 32_072 and out["format"] == "medr1-split" and out["merged"] == 3509
+    counts = split_counts()
+    assert out["total"] == counts["questions"] and out["format"] == "medr1-split"
+    assert out["merged"] == counts["in_both_groupings"]
     assert set(out["by_modality"]) == {"ct", "mri", "xray", "ultrasound", "dermoscopy", "fundus", "oct", "microscopy", "none"}
     assert set(out["by_task"]) >= {"modality_recognition", "disease_diagnosis", "lesion_grading"}
     assert out["bad"] == []
     # the split ships no images: every distinct image file is missing
-    assert out["missing_images"] == 31_123 and out["samples_missing_images"] == 32_072
+    assert out["missing_images"] == counts["distinct_images"] and out["samples_missing_images"] == counts["questions"]
 
 
 def test_inspect_lists_every_bad_record_and_missing_image(tmp_path):
@@ -49,7 +51,7 @@ def test_inspect_lists_every_bad_record_and_missing_image(tmp_path):
 def test_inspect_selection_image_root_and_errors(tmp_path):
     out = json.loads(run_cli("data", "inspect", str(SPLITS), "--json", "-m", "OCT", "-t", "Disease Diagnosis",
                              "--image-root", str(tmp_path)).stdout)
-    assert set(out["by_modality"]) == {"oct"} and out["excluded"] == 32_072 - out["total"]
+    assert set(out["by_modality"]) == {"oct"} and out["excluded"] == split_counts()["questions"] - out["total"]
     bad_format = run_cli("data", "inspect", str(SPLITS), "--format", "jsnol", check=False)
     assert bad_format.returncode == 2 and "Did you mean 'jsonl'" in bad_format.stderr
     missing = run_cli("data", "inspect", str(tmp_path / "none"), check=False)

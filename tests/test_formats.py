@@ -14,9 +14,8 @@ from medr1_core.plugins import get_plugins
 from medr1_plugins.formats import jsonl, medr1_splits, omnimedvqa
 from medr1_plugins.formats.medr1_splits import parse_problem, parse_solution
 
-from helpers import SPLITS
+from helpers import FULL_SPLITS, PUBLISHED, SPLITS, split_counts
 
-SPLIT_TOTAL = 35_581
 
 
 def native_record(**overrides) -> dict:
@@ -88,7 +87,8 @@ def test_parse_solution():
 
 
 def test_every_record_of_the_med_r1_splits_parses():
-    """All 35,581 records: options (2-4), the answer letter among them, modality or task from the file name."""
+    """Every record (all 35,581 with MEDR1_SPLITS_DIR): options (2-4), the answer letter among them, modality or
+    task from the file name."""
     plugins = get_plugins()
     failures, total = [], 0
     for file in sorted(SPLITS.glob("*/*.json")):
@@ -105,7 +105,7 @@ def test_every_record_of_the_med_r1_splits_parses():
             else:
                 assert sample.task == plugins.tasks.resolve(label) and sample.task
             assert sample.dataset and sample.images[0].startswith(f"Images/{sample.dataset}/")
-    assert total == SPLIT_TOTAL
+    assert total == split_counts()["records"]
     assert not failures, f"{len(failures)} split records do not parse:\n" + "\n".join(failures[:50])
 
 
@@ -125,9 +125,9 @@ def test_reading_the_splits_root_merges_the_two_groupings_without_double_countin
     samples, bad = read_all(medr1_splits, SPLITS)
     assert bad == []
     sources = len(samples) + sum(len(s.extras.get("also_in", ())) for s in samples)
-    assert sources == SPLIT_TOTAL  # every record is either a sample or merged into one
+    assert sources == split_counts()["records"]  # every record is either a sample or merged into one
     merged = [s for s in samples if s.extras.get("also_in")]
-    assert len(merged) == 3509
+    assert len(merged) == split_counts()["in_both_groupings"] > 0
     assert all(s.modality and s.task for s in merged)
     assert len({s.id for s in samples}) == len(samples)
     inherited = [s for s in samples if s.extras.get("modality_from") == "image"]
@@ -318,5 +318,15 @@ def test_registered_formats_and_their_counts_on_the_splits():
     assert {"omnimedvqa", "medr1-split", "jsonl"} <= set(names)
     report = load_samples(SPLITS)
     assert report.format == "medr1-split" and report.bad == []
-    assert len(report) == 32_072 and report.merged == 3509
+    assert len(report) == split_counts()["questions"] and report.merged == split_counts()["in_both_groupings"]
+    assert Counter(len(s.options) for s in report.samples) == split_counts()["options"]
     assert Counter(len(s.options) for s in report.samples).keys() == {2, 3, 4}
+
+
+def test_the_full_splits_hold_what_was_published():
+    """With MEDR1_SPLITS_DIR naming the full splits (CI sets it), the counts are the published ones."""
+    if not FULL_SPLITS:
+        pytest.skip("MEDR1_SPLITS_DIR is not set: the tests read their own subset of the splits")
+    assert split_counts() == {"files": 13, **PUBLISHED}
+    report = load_samples(SPLITS)
+    assert len(report) == PUBLISHED["questions"] and report.merged == PUBLISHED["in_both_groupings"]

@@ -3,7 +3,7 @@
 The model half (config, weights, tokenizer, chat template) needs no torchvision, so these tests feed
 it ``pixel_values`` / ``image_grid_thw`` / ``mm_token_type_ids`` made by hand, the way Qwen2-VL's
 image processor and processor make them. Tests of the processor itself, and of TRL's GRPOTrainer
-(which needs the processor), skip where torchvision cannot be imported.
+(which needs the processor), need torchvision, which the project's set-up installs: they never skip.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import pytest
 from medr1_core.offline import tiny_qwen as tq
 
 VERSIONS = list(tq.TINY_QWEN_VERSIONS)
-NEEDS_TORCHVISION = "Qwen2-VL's processor needs torchvision (no CPU build on this machine)"
 ARCHITECTURES = {"2": "Qwen2VLForConditionalGeneration", "2.5": "Qwen2_5_VLForConditionalGeneration"}
 PROCESSORS = {"2": "Qwen2VLProcessor", "2.5": "Qwen2_5_VLProcessor"}
 # OpenAI CLIP normalisation, which Qwen2-VL's image processors use.
@@ -321,7 +320,7 @@ def test_broken_torchvision_is_reported_as_such(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def full_dirs(tmp_path_factory):
-    pytest.importorskip("torchvision", reason=NEEDS_TORCHVISION)
+    import torchvision  # noqa: F401 - ./dev.sh installs it: these tests never skip
     root = tmp_path_factory.mktemp("tiny-qwen-full")
     return {v: tq.build_tiny_qwen2vl(root / f"qwen{v}", version=v) for v in VERSIONS}
 
@@ -365,7 +364,7 @@ def test_full_build_round_trips_through_auto_classes(full_dirs, version):
 
 
 def test_full_build_replaces_a_model_only_build(tmp_path):
-    pytest.importorskip("torchvision", reason=NEEDS_TORCHVISION)
+    import torchvision  # noqa: F401 - ./dev.sh installs it: these tests never skip
     path = tq.build_tiny_qwen2vl_model(tmp_path / "m")
     assert not tq.is_tiny_qwen_dir(path, processor=True)
     assert tq.build_tiny_qwen2vl(tmp_path / "m") == path
