@@ -107,7 +107,7 @@ def prepare_run(config: TrainConfig, *, resume: bool = False) -> Run:
     from ..data import training_dataset
     from ..plugins import get_plugins
     from .models import load_model_and_processor, resolve_model
-    from .recording import CompletionRecorder, run_files_callback
+    from .recording import CompletionRecorder, run_callbacks
 
     plugins = get_plugins()
     run_dir = Path(config.output_dir)
@@ -137,7 +137,7 @@ def prepare_run(config: TrainConfig, *, resume: bool = False) -> Run:
         args=grpo_args(config, run_dir, weights),
         train_dataset=dataset,
         processing_class=processor,
-        callbacks=[run_files_callback(run_dir, recorder)],
+        callbacks=run_callbacks(run_dir, recorder),
         peft_config=_peft_config(config),
     )
     return Run(config, run_dir, trainer, processor, composed, report, resume_from)

@@ -39,6 +39,11 @@ class CompletionRecorder:
         return rows
 
 
+def run_callbacks(run_dir: Path, recorder: CompletionRecorder | None = None) -> list:
+    """The ``TrainerCallback`` objects every medr1 trainer (GRPO, SFT) gets: what it writes into ``run_dir``."""
+    return [run_files_callback(run_dir, recorder or CompletionRecorder())]
+
+
 def run_files_callback(run_dir: Path, recorder: CompletionRecorder):
     """A ``TrainerCallback`` writing metrics.jsonl and completions.jsonl (main process only)."""
     from transformers import TrainerCallback
