@@ -20,6 +20,9 @@ from medr1_core.samples import Sample
 GOOD = "<think>Lobar consolidation with air bronchograms in the right lower lobe.</think><answer>B</answer>"
 WRONG = "<think>The lungs are clear, no opacity.</think><answer>C</answer>"
 NO_TAGS = "pneumonia probably"
+#: What the CT question's completions say, as it learns more slowly.
+CT_TEXTS = {GOOD: "<think>An axial CT slice of the chest.</think><answer>A</answer>",
+            WRONG: "<think>It looks like a scan.</think><answer>B</answer>", NO_TAGS: "MRI"}
 
 
 def draw_image(path: Path, color: tuple[int, int, int], size: int = 96) -> str:
@@ -64,8 +67,9 @@ def make_run_dir(root: Path, steps: int = 12) -> Path:
     for step in range(1, steps + 1):
         good = min(4, step // 3)  # more well-formed, right answers as training goes on
         texts = [GOOD] * good + [WRONG] * (3 - min(3, good)) + [NO_TAGS] * max(0, 1 - good // 4)
+        ct_texts = [CT_TEXTS[t] if i < good // 2 or t == NO_TAGS else CT_TEXTS[WRONG] for i, t in enumerate(texts)]
         batch = [s for s in chosen for _ in texts]
-        completions = [t for _ in chosen for t in texts]
+        completions = texts + ct_texts
         kwargs = {"id": [s.id for s in batch]}
         prompts = [s.question for s in batch]  # TRL hands every reward function the same lists
         scores = {f.__name__: f(prompts=prompts, completions=completions, **kwargs) for f in funcs}

@@ -65,8 +65,26 @@ def test_recorded_completions_carry_what_the_report_shows(tmp_path):
     why = good["explanations"]["dtree"]  # the dtree reward's own explain(): the trees that apply only
     assert [t["tree"] for t in why["trees"]] == ["cxr_pneumonia_covid"]
     assert {"consolidation", "air_bronchogram"} <= {m["finding"] for m in why["trees"][0]["mentions"]}
-    ct = next(r for r in rows if r["id"] == "ct-1" and r["completion"] == GOOD)
-    assert ct["rewards"]["dtree"] is not None or "explanations" not in ct
+    # an explanation exactly where the reward scored: a None (nothing to judge) needs none
+    assert all(("dtree" in r.get("explanations", {})) == (r["rewards"]["dtree"] is not None) for r in rows)
+    assert {r["modality"] for r in rows} == {"xray", "ct"}
+
+
+def test_a_reward_with_nothing_to_judge_records_no_explanation():
+    from medr1_core.composition import compose
+    from medr1_core.parsing import make_rollouts
+    from medr1_core.samples import Sample
+    from medr1_core.train.recording import CompletionRecorder
+
+    composed = compose("format,dtree")
+    sample = Sample(id="m-1", question="What is the size of the lesion?", options={"A": "small", "B": "large"},
+                    answer="A", images=("cells.png",), modality="microscopy", task="other_biological_attributes")
+    rollouts = make_rollouts([sample], [GOOD])
+    recorder = CompletionRecorder(composed=composed, image_root="/data/images")
+    recorder(rollouts, composed.score(rollouts).per_reward)
+    [row] = recorder.drain()
+    assert row["rewards"] == {"format": 1.0, "dtree": None} and "explanations" not in row
+    assert row["images"] == ["/data/images/cells.png"] and row["total"] == 1.0
 
 
 def test_run_report_shows_curves_completions_images_and_explanations(tmp_path):

@@ -101,27 +101,28 @@ def curves_section(series: Mapping[str, list], records: Sequence[Mapping[str, An
     keys = rd.reward_metrics(dict(series))
     main = {("total (weighted)" if k == "reward" else k.removeprefix("rewards/").removesuffix("/mean")): series[k]
             for k in keys}
-    charts = [line_chart(main, title="Rewards: mean per logged step", ylabel="reward")]
+    parts = [f'<div class="wide">{line_chart(main, title="Rewards: mean per logged step", ylabel="reward", width=900, height=300)}</div>']
     per_step = max((sum(1 for r in records if r.get("step") == s) for s in {r.get("step") for r in records}), default=0)
+    names = (["total"] if any("total" in r for r in records) else []) + rewards
     for group in ("modality", "task"):
-        for name in (["total"] if any("total" in r for r in records) else []) + rewards:
-            lines = binned_means(records, group, name)
-            if lines:
-                charts.append(line_chart(lines, title=f"{name} by {group}", ylabel="mean score", smooth=0))
+        charts = [line_chart(lines, title=f"{name} by {group}", ylabel="mean score", smooth=0, width=420, height=230)
+                  for name in names if (lines := binned_means(records, group, name))]
+        if charts:
+            parts.append(f'<h3>By {group}</h3><div class="charts small">{"".join(charts)}</div>')
     note = ("Each reward's mean over the step's completions it scored (a step where it scored none is left "
             "out); thick lines: 10-step moving averages. Click a name in a legend to hide or show its line.")
     if records:
-        note += (f" Per modality and per task: means of the sampled completions (up to {per_step} recorded a "
+        note += (f" By modality and by task: means of the sampled completions (up to {per_step} recorded a "
                  "step), in bins of steps.")
-    return section("Reward curves", f'<div class="charts">{"".join(charts)}</div>', section_id="curves", note=note)
+    return section("Reward curves", "".join(parts), section_id="curves", note=note)
 
 
 def other_curves_section(series: Mapping[str, list]) -> str:
-    charts = [line_chart({key: series[key]}, title=key, ylabel="", width=480, height=220)
+    charts = [line_chart({key: series[key]}, title=key, ylabel="", width=420, height=230)
               for key in OTHER_CURVES if series.get(key)]
     if not charts:
         return ""
-    return section("Training curves", f'<div class="charts">{"".join(charts)}</div>', section_id="training")
+    return section("Training curves", f'<div class="charts small">{"".join(charts)}</div>', section_id="training")
 
 
 def _entry(record: Mapping[str, Any], rewards: list[str], variant: str) -> tuple[str, str | None]:
@@ -169,7 +170,7 @@ def completions_section(records: list[dict[str, Any]], rewards: list[str], varia
         cards.append(question_card(
             first, thumbnails.keys(first.get("images") or []), "".join(e[0] for e in entries),
             expected=first.get("answer"), chosen=chosen,
-            attrs={"step": step, "modality": first.get("modality"), "task": first.get("task")},
+            attrs={"step": step, "id": first.get("id"), "modality": first.get("modality"), "task": first.get("task")},
             meta=[f"step {step}", first.get("modality") or "", first.get("task") or "",
                   f"{len(rows)} completion(s)"]))
     outcomes = [(f"{name}:{cls}", f"{name} {text}") for name in rewards for cls, text in OUTCOMES]
@@ -238,8 +239,9 @@ def build_run_report(run_dir: str | Path, *, max_items: int = MAX_COMPLETIONS) -
                 + esc(", ".join(f"{n} x{w:g}" for n, w in weights.items()) or ", ".join(rewards) or "none")
                 + f" · {esc(run_dir.resolve())}")
     body = [summary_section(run_dir, rewards)] if series else []
-    body += [curves_section(series, records, rewards), other_curves_section(series),
-             completions_section(records, rewards, config.get("variant", "think"), thumbnails, max_items)]
+    body += [curves_section(series, records, rewards),
+             completions_section(records, rewards, config.get("variant", "think"), thumbnails, max_items),
+             other_curves_section(series)]
     problems = ([missing_note] if missing_note else []) + [f"{p}: {why}" for p, why in thumbnails.failed.items()][:20]
     if problems:
         body.insert(0, section("Could not show everything", "<ul>" + "".join(f"<li>{esc(p)}</li>" for p in problems)
