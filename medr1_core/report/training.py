@@ -17,7 +17,7 @@ Read from the run's own files (:mod:`medr1_core.train.run_dir`), nothing else:
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -102,7 +102,7 @@ def curves_section(series: Mapping[str, list], records: Sequence[Mapping[str, An
     main = {("total (weighted)" if k == "reward" else k.removeprefix("rewards/").removesuffix("/mean")): series[k]
             for k in keys}
     parts = [f'<div class="wide">{line_chart(main, title="Rewards: mean per logged step", ylabel="reward", width=900, height=300)}</div>']
-    per_step = max((sum(1 for r in records if r.get("step") == s) for s in {r.get("step") for r in records}), default=0)
+    per_step = max(Counter(r.get("step") for r in records).values(), default=0)
     names = (["total"] if any("total" in r for r in records) else []) + rewards
     for group in ("modality", "task"):
         charts = [line_chart(lines, title=f"{name} by {group}", ylabel="mean score", smooth=0, width=420, height=230)
