@@ -140,6 +140,19 @@ def test_report_of_a_run_recorded_before_images_were_recorded_finds_them_in_its_
     assert text.count('class="thumb missing"') == 4  # 2 steps x 2 questions, each says it has no image
 
 
+def test_report_of_a_run_without_rewards_shows_its_training_curves(tmp_path):
+    """An SFT run logs a loss and no rewards: its page has the loss curve and no empty reward sections."""
+    from medr1_core.files import append_jsonl
+
+    run = tmp_path / "sft"
+    run.mkdir()
+    (run / "config.yaml").write_text("model: tiny\ndata: sample\n")
+    append_jsonl(run / "metrics.jsonl", [{"step": s, "loss": 2.0 / s, "mean_token_accuracy": s / 10} for s in (1, 2, 3)])
+    text = write_report(run).read_text()
+    assert "<figcaption>loss</figcaption>" in text and "<figcaption>mean_token_accuracy</figcaption>" in text
+    assert "Reward curves" not in text and "Sampled completions" not in text
+
+
 def test_reward_curves_per_modality_are_means_over_the_completions_that_reward_scored():
     records = [
         {"step": 1, "modality": "ct", "rewards": {"dtree": 1.0}, "total": 2.0},

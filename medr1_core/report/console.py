@@ -19,7 +19,7 @@ from typing import Any
 
 #: Deprecation warnings raised inside the libraries by their own calls (nothing a user can change).
 LIBRARY_WARNINGS = (
-    r".*`is_gradient_checkpointing` is deprecated.*",
+    r".*`\w*gradient_checkpointing\w*` is deprecated.*",  # TRL calling transformers' old names
 )
 
 

@@ -239,9 +239,10 @@ def build_run_report(run_dir: str | Path, *, max_items: int = MAX_COMPLETIONS) -
                 + esc(", ".join(f"{n} x{w:g}" for n, w in weights.items()) or ", ".join(rewards) or "none")
                 + f" · {esc(run_dir.resolve())}")
     body = [summary_section(run_dir, rewards)] if series else []
-    body += [curves_section(series, records, rewards),
-             completions_section(records, rewards, config.get("variant", "think"), thumbnails, max_items),
-             other_curves_section(series)]
+    if rewards or records or not series:  # a run without rewards (SFT) has only its training curves
+        body += [curves_section(series, records, rewards),
+                 completions_section(records, rewards, config.get("variant", "think"), thumbnails, max_items)]
+    body.append(other_curves_section(series))
     problems = ([missing_note] if missing_note else []) + [f"{p}: {why}" for p, why in thumbnails.failed.items()][:20]
     if problems:
         body.insert(0, section("Could not show everything", "<ul>" + "".join(f"<li>{esc(p)}</li>" for p in problems)
