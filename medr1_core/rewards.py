@@ -41,7 +41,10 @@ class Reward:
 
     Subclasses set ``name`` (what ``--rewards`` takes), ``description``,
     ``Params`` (a pydantic model; unknown fields are refused) and ``range``,
-    and implement :meth:`score`.
+    and implement :meth:`score`. One may also define
+    ``explain(self, rollout) -> dict``: why the rollout got its score, small
+    and JSON-ready; a training run records it with each sampled completion the
+    reward scored, and the run report shows it (the ``dtree`` reward does).
     """
 
     name: ClassVar[str] = ""

@@ -33,6 +33,6 @@ def test_a_step_logged_again_after_resume_keeps_its_last_value(tmp_path):
     assert series["rewards/format/mean"] == [(1, 0.1), (2, 0.3)]
     assert rd.read_records(tmp_path / rd.METRICS)[1]["reward"] is None  # NaN written as null
     summary = rd.summarise(tmp_path, last=1)
-    assert summary["steps"] == 2 and summary["rewards/format/mean"] == {"first": 0.1, "last": 0.3}
+    assert summary["steps"] == 2 and summary["rewards/format/mean"] == {"first": 0.1, "last": 0.3, "steps": 2}
     png = plot_curve(tmp_path)
     assert png is not None and png.stat().st_size > 1000

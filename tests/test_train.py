@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,10 +26,17 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def test_train_writes_the_run_directory(tmp_path):
     out = tmp_path / "run"
-    proc = run_cli("train", *FAST, "--rewards", "format,accuracy", "--max-steps", "2", "--output-dir", str(out))
+    proc = run_cli("train", *FAST, "--rewards", "format,accuracy,dtree", "--max-steps", "2", "--output-dir", str(out))
     assert "run finished after 2 steps" in proc.stderr
-    for name in ("config.yaml", "data_report.json", "metrics.jsonl", "completions.jsonl", "events.jsonl", "reward_curve.png"):
+    # the console: one progress bar and a summary table; no metrics dicts, no None-logging warnings
+    assert "train: 100%" in proc.stderr and "2/2" in proc.stderr
+    assert re.search(r"reward\s+weight\s+first 10\s+last 10\s+change\s+steps scored", proc.stderr)
+    assert "'loss'" not in proc.stderr + proc.stdout and "Trainer is attempting to log" not in proc.stderr
+    assert "Loading weights" not in proc.stderr and "is deprecated" not in proc.stderr
+    for name in ("config.yaml", "data_report.json", "metrics.jsonl", "completions.jsonl", "events.jsonl",
+                 "reward_curve.png", "report.html"):
         assert (out / name).is_file(), name
+    assert f"report: {out / 'report.html'}" in proc.stderr
     assert (out / "reward_curve.png").stat().st_size > 1000
     assert (out / "final" / "config.json").is_file() and (out / "final" / "processor_config.json").is_file()
     assert any((out / "tensorboard").rglob("events.out.tfevents*"))
@@ -37,10 +45,16 @@ def test_train_writes_the_run_directory(tmp_path):
     assert [m["step"] for m in metrics] == [1, 2]
     assert {"rewards/accuracy/mean", "reward", "rewards/format/failed"} <= set(metrics[0])
 
+    assert all(v is not None for m in metrics for v in m.values())  # an unscored reward is absent, not null
     completions = read_jsonl(out / "completions.jsonl")
     assert len(completions) == 2 * 16  # per_device_train_batch_size of the tiny preset
-    assert set(completions[0]["rewards"]) == {"format", "accuracy"}
+    assert set(completions[0]["rewards"]) == {"format", "accuracy", "dtree"}
     assert completions[0]["id"] and isinstance(completions[0]["completion"], str)
+    assert all(Path(c["images"][0]).is_file() and c["modality"] and c["question"] for c in completions)
+    page = (out / "report.html").read_text()
+    assert page.count('class="item"') == len({(c["step"], c["id"]) for c in completions})
+    assert page.count("data:image/jpeg;base64,") == len({c["images"][0] for c in completions})
+    assert "Rewards: mean per logged step" in page and "<polyline" in page
 
     report = json.loads((out / "data_report.json").read_text())
     assert report["training_samples"] == 200 and report["bad_records"] == 0
@@ -79,13 +93,17 @@ def test_a_reward_that_raises_mid_run_is_isolated(tmp_path):
         "    return [0.5] * len(completions)\n"
     )
     out = tmp_path / "run"
-    proc = run_cli("train", *FAST, "--rewards", f"format,{flaky}:flaky", "--max-steps", "3", "--output-dir", str(out))
+    proc = run_cli("train", *FAST, "--rewards", f"format,{flaky}:flaky", "--max-steps", "3", "--report-to", "none",
+                   "--output-dir", str(out))
+    assert not (out / "tensorboard").exists()  # no tracker, only the run's own files
     assert "reward 'flaky' raised RuntimeError: lookup table unavailable" in proc.stderr
     assert proc.stderr.count("reward 'flaky' raised") == 1  # warned once, with its traceback
     assert "Traceback" in proc.stderr
     metrics = [m for m in read_jsonl(out / "metrics.jsonl") if "rewards/flaky/failed" in m]
     assert [m["rewards/flaky/failed"] for m in metrics] == [0.0, 1.0, 0.0]
-    assert [m["rewards/flaky/mean"] for m in metrics][0] == 0.5
+    # the batch it failed on scored nothing: absent from that step, not logged as None
+    assert [m.get("rewards/flaky/mean") for m in metrics] == [0.5, None, 0.5]
+    assert all("rewards/flaky/mean" in m or m["rewards/flaky/failed"] == 1.0 for m in metrics)
     end = [e for e in read_jsonl(out / "events.jsonl") if e["event"] == "end"][0]
     assert end["reward_failures"] == {"flaky": 1}
 
@@ -118,6 +136,8 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     before = read_jsonl(out / "metrics.jsonl")
+    kept = (out / "report.html").read_text()  # written at each checkpoint: current when the run was killed
+    assert "running" in kept and "Sampled completions" in kept
     steps_before = [m["step"] for m in before if "reward" in m]
     assert steps_before and max(steps_before) >= 4 and max(steps_before) < 40
     checkpoints = sorted(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*"))

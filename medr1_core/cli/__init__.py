@@ -30,6 +30,7 @@ COMMANDS = {
     "data": "medr1_core.cli.data_cmd:data",
     "train": "medr1_core.cli.train_cmd:train",
     "eval": "medr1_core.cli.eval_cmd:eval_",
+    "report": "medr1_core.cli.report_cmd:report",
 }
 
 

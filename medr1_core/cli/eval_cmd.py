@@ -53,6 +53,8 @@ def _selection_options(fn):
                      help="Questions whose image file is missing: stop before generating, or skip and count them."),
         click.option("--overwrite", is_flag=True, help="Discard earlier predictions in the output directory."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+        click.option("--verbose", "-v", is_flag=True,
+                     help="Also show the libraries' own progress bars (weights loading) and warnings."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -80,12 +82,11 @@ def _eval_kwargs(o: dict) -> dict:
     }
 
 
-def _quiet_libraries(quiet: bool) -> None:
-    """With --quiet, also silence transformers' weight-loading progress bars."""
-    if quiet:
-        from transformers.utils import logging as hf_logging
+def _quiet_libraries(options: dict) -> None:
+    """One progress bar (medr1's): the libraries' own bars and warnings only with --verbose."""
+    from ..report.console import quiet_libraries
 
-        hf_logging.disable_progress_bar()
+    quiet_libraries(verbose=options["verbose"] and not options["quiet"])
 
 
 def _pct(value) -> str:
@@ -93,6 +94,8 @@ def _pct(value) -> str:
 
 
 def _report_lines(report) -> list[str]:
+    from ..report.console import eval_summary
+
     r = report.results
     o = r["overall"]
     ci = o["ci95"]
@@ -102,6 +105,7 @@ def _report_lines(report) -> list[str]:
         f"over {o['n']} question(s); parse failures {_pct(r['parse_failure_rate'])}",
         f"  answered now: {report.generated}; from earlier runs: {report.resumed}"
         + "".join(f"; skipped ({k.replace('_', ' ')}): {v}" for k, v in report.skipped.items()),
+        eval_summary(r),
     ]
     return lines
 
@@ -116,7 +120,8 @@ def eval_(ctx, model, data, output_dir, **options):
     """Evaluate a model: accuracy by modality and task, with 95% intervals.
 
     Writes predictions.jsonl (one line per question), results.json,
-    results.md and heatmap.png into --output-dir. Re-running the same command
+    results.md, heatmap.png and report.html (each question with its image
+    and answer) into --output-dir. Re-running the same command
     skips questions already in predictions.jsonl (resume).
 
     Sub-commands: `medr1 eval matrix` (the generalization matrix of several
@@ -129,7 +134,7 @@ def eval_(ctx, model, data, output_dir, **options):
         raise click.UsageError(f"medr1 eval needs {', '.join(missing)} (or a sub-command: matrix, compare)")
     from ..eval.run import evaluate
 
-    _quiet_libraries(options["quiet"])
+    _quiet_libraries(options)
     report = evaluate(model, data, output_dir, **_eval_kwargs(options))
     for message in report.messages:
         click.echo(f"medr1: warning: {message}", err=True)
@@ -161,7 +166,7 @@ def matrix(models, base, base_name, data, by, alpha, output_dir, **options):
         IMPROVEMENT_PNG, MATRIX_JSON, MATRIX_MD, MATRIX_PNG, generalization_matrix, parse_named_models,
     )
 
-    _quiet_libraries(options["quiet"])
+    _quiet_libraries(options)
 
     def announce(name, spec):
         click.echo(f"== {name}: {spec}", err=True)

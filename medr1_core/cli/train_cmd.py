@@ -32,6 +32,7 @@ def build_overrides(
         "save_steps": "grpo.save_steps",
         "seed": "grpo.seed",
         "on_missing_image": "on_missing_image",
+        "report_to": "report_to",
     }
     for option, key in simple.items():
         if options.get(option) is not None:
@@ -74,8 +75,12 @@ def build_overrides(
 @click.option("--output-dir", help="Run directory (default: a new runs/YYYYmmdd-HHMMSS).")
 @click.option("--resume", is_flag=True, help="Continue the run in --output-dir (default: the latest under runs/) from its last checkpoint.")
 @click.option("--strict-rewards", is_flag=True, help="A reward that raises stops the run.")
+@click.option("--report-to", help="Trackers for the metrics, comma-separated: tensorboard (default), wandb, "
+                                  "mlflow, trackio, ... or none.")
+@click.option("--verbose", "-v", is_flag=True, help="Also print each step's metrics and the libraries' own "
+                                                    "progress bars and warnings.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Any config field, e.g. --set grpo.beta=0.0")
-def train(config_path, resume, sets, **options):
+def train(config_path, resume, sets, verbose, **options):
     """Train a vision-language model with GRPO on medical VQA.
 
     \b
@@ -98,18 +103,8 @@ def train(config_path, resume, sets, **options):
         config_path = str(run / rd.CONFIG)
     base = read_config(config_path) if config_path else {}
     config = load_train_config(config_path, build_overrides(base, options, sets), data=base)
-    summary = run_training(config, resume=resume)
+    summary = run_training(config, resume=resume, verbose=verbose)
     if summary:
-        _print_summary(summary)
+        from ..report.console import train_summary
 
-
-def _print_summary(summary: dict[str, Any]) -> None:
-    click.echo(f"\nmedr1: run finished after {summary['steps']} steps -> {summary['run_dir']}", err=True)
-    for key, value in summary.items():
-        if isinstance(value, dict) and "first" in value:
-            name = key.removeprefix("rewards/").removesuffix("/mean")
-            click.echo(f"  {name:24} {value['first']:.3f} -> {value['last']:.3f}", err=True)
-    if summary.get("reward_failures"):
-        click.echo(f"  reward failures (batches): {summary['reward_failures']}", err=True)
-    if summary.get("unreadable_images"):
-        click.echo(f"  unreadable images skipped: {summary['unreadable_images']}", err=True)
+        click.echo("\n" + train_summary(summary), err=True)

@@ -14,7 +14,8 @@
    ``accuracy`` reward (so training and evaluation never disagree about an
    answer) and appended to ``predictions.jsonl``;
 5. ``results.json`` / ``results.md`` / ``heatmap.png`` are written
-   (:mod:`medr1_core.eval.results`).
+   (:mod:`medr1_core.eval.results`), and ``report.html`` (each question with
+   its image, answer and expected answer: :mod:`medr1_core.report.evaluation`).
 
 torch and transformers are imported only when a model loads (through
 :mod:`medr1_core.eval.generation`).
@@ -31,6 +32,7 @@ from typing import Any
 from ..data.selection import Selection
 from ..errors import UsageError
 from ..files import drop_partial_tail
+from ..report import REPORT_FILE
 from .generation import DEFAULT_BATCH_SIZE, SamplingSettings
 from .predictions import PREDICTIONS_FILE, append_predictions, read_predictions
 from .results import HEATMAP_PNG, RESULTS_JSON, RESULTS_MD, write_results
@@ -38,7 +40,7 @@ from .stats import summarize
 
 EVAL_CONFIG = "eval_config.json"
 #: the files an evaluation writes into its output directory (``--overwrite`` removes these, nothing else)
-EVAL_FILES = (PREDICTIONS_FILE, RESULTS_JSON, RESULTS_MD, HEATMAP_PNG, EVAL_CONFIG)
+EVAL_FILES = (PREDICTIONS_FILE, RESULTS_JSON, RESULTS_MD, HEATMAP_PNG, EVAL_CONFIG, REPORT_FILE)
 
 
 class EvalError(UsageError, ValueError):
@@ -90,14 +92,17 @@ def _check_eval_config(out: Path, config: dict[str, Any], overwrite: bool) -> No
     path.write_text(json.dumps(config, indent=2) + "\n")
 
 
-def prediction_record(rollout, score: float | None) -> dict[str, Any]:
-    """One line of ``predictions.jsonl`` for a scored rollout."""
+def prediction_record(rollout, score: float | None, images: Sequence[str] | None = None) -> dict[str, Any]:
+    """One line of ``predictions.jsonl`` for a scored rollout (``images``: the image paths as opened)."""
     s, c = rollout.sample, rollout.completion
     return {
         "id": s.id,
         "modality": s.modality,
         "task": s.task,
         "dataset": s.dataset,
+        "question": s.question,
+        "options": s.options,
+        "images": list(images if images is not None else s.images),
         "target": s.answer,
         "completion": c.text,
         "answer": c.answer,
@@ -123,7 +128,9 @@ class _Generation:
     preds_path: Path
     messages: list[str]
     generated: int = 0
+    correct: int = 0
     unreadable: int = 0
+    paths: dict[str, list[str]] = field(default_factory=dict)
 
     def _prepare(self, samples: Sequence) -> tuple[list, list, list]:
         from ..data.images import MAX_IMAGE_WARNINGS, ImageError, image_path, modality_spec, open_sample_images
@@ -131,6 +138,7 @@ class _Generation:
 
         modalities = dict(self.plugins.modalities.items())
         batch, conversations, images = [], [], []
+        self.paths = {}
         for s in samples:
             try:
                 paths = [image_path(s, p, self.image_root) for p in s.images]
@@ -142,6 +150,7 @@ class _Generation:
                 continue
             task = self.plugins.tasks.get(s.task) if s.task in self.plugins.tasks else None
             batch.append(s)
+            self.paths[s.id] = paths
             conversations.append(build_conversation(s, task, self.variant))
             images.append(pics)
         return batch, conversations, images
@@ -156,8 +165,12 @@ class _Generation:
             if batch:
                 rollouts = make_rollouts(batch, generator.generate(conversations, images), self.variant)
                 scores = accuracy.score(rollouts)
-                append_predictions(self.preds_path, [prediction_record(r, sc) for r, sc in zip(rollouts, scores)])
+                append_predictions(self.preds_path, [prediction_record(r, sc, self.paths.get(r.sample.id))
+                                                     for r, sc in zip(rollouts, scores)])
                 self.generated += len(batch)
+                self.correct += sum(1 for sc in scores if sc is not None and sc >= 1.0 - 1e-9)
+                bar.set_postfix_str(f"accuracy {100 * self.correct / self.generated:.1f}% of {self.generated} "
+                                    "answered now", refresh=False)
             bar.update(len(chunk))
 
 
@@ -175,6 +188,7 @@ def evaluate(
     dtype: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    report: bool = True,
     generator=None,
     samples: Sequence | None = None,
     plugins=None,
@@ -184,7 +198,8 @@ def evaluate(
     ``model`` and ``data`` are anything ``--model`` and ``--data`` take;
     ``selection`` chooses the questions as ``medr1 train`` does; ``sampling``
     is greedy by default. The prompt variant defaults to the model's training
-    variant, else ``think``. ``generator`` (anything with
+    variant, else ``think``. ``report`` writes ``report.html`` too
+    (:mod:`medr1_core.report.evaluation`). ``generator`` (anything with
     ``generate(conversations, images) -> texts``) and ``samples`` replace model
     and data loading (tests, benchmarks).
     """
@@ -229,7 +244,22 @@ def evaluate(
                    "resumed": resumed, "skipped": skipped},
     }
     paths = {**write_results(out, results), "predictions": state.preds_path}
+    if report:
+        page = _write_report(out, state.messages)
+        if page is not None:
+            paths["report"] = page
     return EvalReport(out, results, paths, state.generated, resumed, skipped, state.messages, predictions)
+
+
+def _write_report(out: Path, messages: list[str]) -> Path | None:
+    """``report.html`` of the evaluation; a report that fails is a warning, never a failed evaluation."""
+    from ..report.evaluation import write_eval_report
+
+    try:
+        return write_eval_report(out)
+    except Exception as exc:  # the report is a view of the files just written
+        messages.append(f"could not write {out / REPORT_FILE}: {type(exc).__name__}: {exc}")
+        return None
 
 
 def _resume(state: _Generation, selected: Sequence) -> tuple[list, int]:

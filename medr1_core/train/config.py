@@ -39,7 +39,13 @@ SET_BY_MEDR1 = {
     "use_cpu": "whether a GPU is visible",
     "remove_unused_columns": "medr1's dataset columns",
     "logging_dir": "the run directory's tensorboard/ folder",
+    "report_to": "the top-level report_to: (--report-to), which every medr1 trainer shares",
 }
+
+#: Where metrics can go besides the run's own files: transformers' tracker integrations.
+#: ``none`` turns every tracker off (the run directory's files are always written).
+TRACKERS = ("tensorboard", "wandb", "mlflow", "trackio", "comet_ml", "clearml", "dvclive", "neptune",
+            "swanlab", "azure_ml", "dagshub", "codecarbon", "flyte", "kubeflow")
 
 
 class _Strict(BaseModel):
@@ -169,6 +175,11 @@ class TrainConfig(_Strict):
         default_factory=lambda: {s.name: s for s in parse_reward_specs(",".join(DEFAULT_REWARDS))}
     )
     strict_rewards: bool = False
+    report_to: list[str] = Field(
+        default_factory=lambda: ["tensorboard"],
+        description="trackers the metrics go to (transformers' integrations): tensorboard, wandb, mlflow, "
+                    "trackio, ...; [] or 'none' for none",
+    )
     output_dir: str | None = Field(None, description="the run directory; default: a new runs/YYYYmmdd-HHMMSS")
     lora: LoraSettings | None = None
     grpo: GRPOSettings = Field(default_factory=GRPOSettings)
@@ -182,6 +193,11 @@ class TrainConfig(_Strict):
     @field_serializer("rewards")
     def _rewards_as_mapping(self, rewards: dict[str, RewardSpec]) -> dict[str, Any]:
         return {name: spec.settings() for name, spec in rewards.items()}
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _report_to(cls, value: Any) -> Any:
+        return check_report_to(value)
 
     @field_validator("modality", "task", "dataset", mode="before")
     @classmethod
@@ -215,6 +231,31 @@ TINY_PRESET = {
 def is_tiny_model(model: Any) -> bool:
     """Whether ``model`` names one of the offline tiny models (``tiny``, ``tiny-qwen2-vl``, ...)."""
     return isinstance(model, str) and (model == "tiny" or model.startswith("tiny-"))
+
+
+def check_report_to(value: Any) -> list[str]:
+    """``report_to`` as a list of tracker names: ``"wandb,tensorboard"``, a list, ``"none"`` / ``[]``
+    (no tracker); an unknown name is an error naming it, with a did-you-mean.
+
+    >>> check_report_to("tensorboard, wandb")
+    ['tensorboard', 'wandb']
+    >>> check_report_to("none")
+    []
+    """
+    if value is None:
+        return []
+    names = comma_list(value) if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"expected tracker names (e.g. tensorboard, wandb) or none, got {value!r}")
+    names = [n.strip().lower() for n in names if n.strip()]
+    if names == ["none"]:
+        return []
+    for name in names:
+        if name not in TRACKERS:
+            hint = did_you_mean(name, list(TRACKERS) + ["none"])
+            raise ValueError(f"unknown tracker {name!r}" + (f"; did you mean '{hint}'?" if hint else "")
+                             + f" (known: {', '.join(TRACKERS)}, or none)")
+    return list(dict.fromkeys(names))
 
 
 def describe_validation_error(exc: ValidationError, source: str, what: str = "run configuration") -> str:

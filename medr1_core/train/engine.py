@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError, RunDirError
+from ..errors import DataError, MissingDependency, RunDirError
 from . import run_dir as rd
 from .config import TrainConfig
 
@@ -53,9 +53,10 @@ def grpo_args(config: TrainConfig, run_dir: Path, reward_weights: list[float]):
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / rd.TENSORBOARD_DIR)
     kwargs = {
         "save_strategy": "steps",
-        "report_to": ["tensorboard"],
         "disable_tqdm": False,
+        "run_name": run_dir.name,  # the run's name in wandb, mlflow, trackio
         **g.trl_kwargs(),
+        "report_to": config.report_to or "none",
         "output_dir": str(run_dir),
         "bf16": bf16,
         "use_cpu": not on_gpu,
@@ -75,7 +76,27 @@ def check_names(config: TrainConfig, plugins):
         plugins.modalities.get(name)
     for name in config.task:
         plugins.tasks.get(name)
+    check_trackers(config.report_to)
     return composed
+
+
+#: The pip package each tracker of ``report_to`` needs, where its name differs.
+TRACKER_PACKAGES = {"azure_ml": "azureml-core", "flyte": "flytekit"}
+
+
+def check_trackers(report_to: list[str]) -> None:
+    """Every tracker of ``report_to`` is installed (else a one-line error saying what to install),
+    checked before the model loads."""
+    from transformers.integrations import get_available_reporting_integrations
+
+    available = set(get_available_reporting_integrations())
+    missing = [name for name in report_to if name != "flyte" and name not in available]  # flyte: no check there
+    if missing:
+        install = " ".join(TRACKER_PACKAGES.get(n, n) for n in missing)
+        raise MissingDependency(
+            f"report_to {', '.join(missing)}: not installed (pip install {install}), or leave it out of "
+            f"--report-to / report_to:"
+        )
 
 
 def choose_training_samples(config: TrainConfig, plugins):
@@ -101,13 +122,14 @@ def data_report(chosen, too_long: int, training: int) -> dict[str, Any]:
     }
 
 
-def prepare_run(config: TrainConfig, *, resume: bool = False) -> Run:
-    """Validate names, load data, model and rewards, and build the trainer."""
+def prepare_run(config: TrainConfig, *, resume: bool = False, verbose: bool = False) -> Run:
+    """Validate names, load data, model and rewards, and build the trainer (with medr1's run
+    callbacks and console: :func:`~medr1_core.train.recording.attach_run_callbacks`)."""
     from ..composition import to_trl_reward_funcs
     from ..data import training_dataset
     from ..plugins import get_plugins
     from .models import load_model_and_processor, resolve_model
-    from .recording import CompletionRecorder, run_callbacks
+    from .recording import CompletionRecorder, attach_run_callbacks
 
     plugins = get_plugins()
     run_dir = Path(config.output_dir)
@@ -126,7 +148,7 @@ def prepare_run(config: TrainConfig, *, resume: bool = False) -> Run:
         raise DataError(f"no training samples left from --data {config.data} after filtering")
     report = data_report(chosen, too_long, len(samples))
     dataset = training_dataset(samples, plugins=plugins, variant=config.variant, image_root=config.image_root)
-    recorder = CompletionRecorder()
+    recorder = CompletionRecorder(composed=composed, image_root=config.image_root)
     reward_funcs, weights = to_trl_reward_funcs(composed, config.variant, samples=samples, on_batch=recorder)
 
     from trl import GRPOTrainer
@@ -137,9 +159,9 @@ def prepare_run(config: TrainConfig, *, resume: bool = False) -> Run:
         args=grpo_args(config, run_dir, weights),
         train_dataset=dataset,
         processing_class=processor,
-        callbacks=run_callbacks(run_dir, recorder),
         peft_config=_peft_config(config),
     )
+    attach_run_callbacks(trainer, run_dir, recorder, verbose=verbose)
     return Run(config, run_dir, trainer, processor, composed, report, resume_from)
 
 
@@ -210,6 +232,7 @@ def plot_curve(run_dir: Path) -> Path | None:
 
 def _finish(run: Run) -> dict[str, Any]:
     from ..data import image_stats
+    from .recording import update_report
 
     final = run.run_dir / rd.FINAL_MODEL_DIR
     run.trainer.save_model(str(final))
@@ -220,19 +243,31 @@ def _finish(run: Run) -> dict[str, Any]:
         **rd.summarise(run.run_dir),
         "reward_failures": dict(run.composed.failures),
         "unreadable_images": len(images.unreadable),
+        "weights": dict(zip(run.composed.names, run.composed.weights)),
         "run_dir": str(run.run_dir),
     }
-    rd.log_event(run.run_dir, "end", **{k: v for k, v in summary.items() if k != "run_dir"})
+    rd.log_event(run.run_dir, "end", **{k: v for k, v in summary.items() if k not in ("run_dir", "weights")})
+    report = update_report(run.run_dir)  # after the end event, so the report says the run finished
+    if report is not None:
+        summary["report"] = str(report)
     return summary
 
 
-def train(config: TrainConfig, *, resume: bool = False) -> dict[str, Any]:
-    """Run GRPO training as configured; returns the run's summary (empty on other ranks)."""
+def train(config: TrainConfig, *, resume: bool = False, verbose: bool = False) -> dict[str, Any]:
+    """Run GRPO training as configured; returns the run's summary (empty on other ranks).
+
+    The terminal shows one progress bar (``verbose``: also each step's metrics
+    and the libraries' own progress bars and warnings).
+    """
+    from ..report.console import quiet_libraries
+    from .recording import update_report
+
+    quiet_libraries(verbose)
     if config.output_dir is None:
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             raise RunDirError("a multi-process run needs --output-dir, so that every process writes to the same run")
         config.output_dir = str(rd.new_run_dir())
-    run = prepare_run(config, resume=resume)
+    run = prepare_run(config, resume=resume, verbose=verbose)
     main = is_main_process()
     if main:
         _start(run)
@@ -243,5 +278,6 @@ def train(config: TrainConfig, *, resume: bool = False) -> dict[str, Any]:
             rd.log_event(run.run_dir, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
                          error=f"{type(exc).__name__}: {exc}", failures=dict(run.composed.failures))
             plot_curve(run.run_dir)
+            update_report(run.run_dir)
         raise
     return _finish(run) if main else {}

@@ -12,6 +12,7 @@
       checkpoint-N/        TRL checkpoints (model, processor, optimizer, RNG)
       final/               the final model and processor
       reward_curve.png     reward means per step, drawn when the run ends
+      report.html          the run report (curves, completions with their images), at checkpoints and the end
 
 Files are appended to, never rewritten, so a killed run loses nothing it wrote.
 The file names here are the only place they are spelled.
@@ -32,6 +33,7 @@ COMPLETIONS = "completions.jsonl"
 EVENTS = "events.jsonl"
 DATA_REPORT = "data_report.json"
 CURVE = "reward_curve.png"
+REPORT = "report.html"
 FINAL_MODEL_DIR = "final"
 TENSORBOARD_DIR = "tensorboard"
 
@@ -94,7 +96,8 @@ def reward_metrics(series: dict[str, list[tuple[int, float]]]) -> list[str]:
 
 
 def summarise(run_dir: Path, last: int = 10) -> dict[str, Any]:
-    """First and last values (mean of ``last`` logged steps) of each reward metric."""
+    """First and last values (mean of ``last`` logged steps) of each reward metric, and on how many
+    logged steps it was scored."""
     series = metric_series(run_dir)
     summary: dict[str, Any] = {"steps": max((p[-1][0] for p in series.values() if p), default=0)}
     for key in reward_metrics(series):
@@ -102,5 +105,6 @@ def summarise(run_dir: Path, last: int = 10) -> dict[str, Any]:
         summary[key] = {
             "first": sum(values[:last]) / len(values[:last]),
             "last": sum(values[-last:]) / len(values[-last:]),
+            "steps": len(values),
         }
     return summary

@@ -179,14 +179,19 @@ class DTreeReward(Reward):
             out.append((str(path), errors, summary))
         return out
 
-    def explain(self, rollout: Rollout) -> dict:
-        """Everything ``medr1 rules explain`` prints: per tree, scope, mapping, findings, path, score."""
+    def explain(self, rollout: Rollout, *, every_tree: bool = False) -> dict:
+        """Why ``rollout`` got its score: per tree that applies to its sample, how the options map to the
+        tree's conclusions, the findings its reasoning mentions (and negates), the path taken, the
+        conclusion and the tree's score. ``every_tree`` adds the trees that do not apply, with why
+        (what ``medr1 rules explain`` prints); the run report records the default, short one."""
         sample, completion = rollout.sample, rollout.completion
         think = completion.think or ""
         applying = {id(tree): (mapping, truth) for tree, mapping, truth in self.contexts(sample)}
         trees = []
         for tree in self.trees:
             why_not = self.why_not(tree, sample)
+            if not every_tree and (why_not is not None or id(tree) not in applying):
+                continue
             if sample.options:
                 mapping = option_conclusions(tree, sample.question or "", sample.options)
                 truth = mapping.get((sample.answer or "").strip().upper(), frozenset())

@@ -113,7 +113,7 @@ def explain(tree, question, completion, options_text, answer, modality, task, va
     sample = Sample(id="explain", question=question, answer=answer or "", options=parse_options(options_text),
                     modality=labels["modality"], task=labels["task"])
     rollout = make_rollouts([sample], [completion], variant)[0]
-    report = reward.explain(rollout)
+    report = reward.explain(rollout, every_tree=True)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
