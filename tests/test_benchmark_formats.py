@@ -157,3 +157,53 @@ def test_data_inspect_counts_each_layout(tmp_path):
     listed = run_cli("data", "formats").stdout
     for name in layouts:
         assert f"{name}: " in listed
+
+
+class Answers:
+    """Answers each question with a scripted text (in tags), and checks each gets its images."""
+
+    def __init__(self, by_question: dict[str, str]):
+        self.by_question = by_question
+
+    def generate(self, conversations, images):
+        texts = []
+        for conv, pics in zip(conversations, images):
+            assert sum(part["type"] == "image" for part in conv[0]["content"]) == len(pics) >= 1
+            prompt = conv[0]["content"][-1]["text"]
+            answer = next(a for q, a in self.by_question.items() if prompt.startswith(q))
+            texts.append(f"<think>looked</think><answer>{answer}</answer>")
+        return texts
+
+
+def test_eval_on_slake_reports_closed_and_open_as_the_benchmark_scores_them(tmp_path):
+    from medr1_core.cli.eval_cmd import _report_lines
+    from medr1_core.eval.run import EvalError, evaluate
+
+    root = bl.write_slake(tmp_path / "SLAKE")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    script = Answers({
+        "What modality": "MRI",            # open, exact
+        "Does the picture contain": "Yes, it does",  # closed yes
+        "图像中有肝脏吗": "否",              # closed, wrong
+        "Where is the abnormality": "the left upper lung",  # open: recall 1, not exact
+        "Which is bigger": "right lung",   # closed, exact choice
+        "What texture": "rough",           # open, wrong
+        "How many kidneys": "2",           # open, exact
+    })
+    report = evaluate(str(model), str(root), tmp_path / "out", generator=script, progress=False)
+    kinds = report.results["by_answer_type"]
+    assert (kinds["closed"]["n"], kinds["closed"]["correct"]) == (3, 2)
+    assert (kinds["open"]["n"], kinds["open"]["correct"], kinds["open"]["mean_score"]) == (4, 3, 0.75)  # recall
+    assert set(report.results["by_language"]) == {"en", "zh"}
+    assert "| closed | 3 | 2 |" in (tmp_path / "out" / "results.md").read_text()
+    assert "closed 66.7% of 3; open 75.0% of 4" in "\n".join(_report_lines(report))
+    assert report.messages and "Texture" in " ".join(report.messages)  # the unknown label is said
+
+    with pytest.raises(EvalError, match="accuracy"):  # scored otherwise: not mixed into the same directory
+        evaluate(str(model), str(root), tmp_path / "out", generator=script, progress=False,
+                 accuracy_params={"open_metric": "exact"})
+    exact = evaluate(str(model), str(root), tmp_path / "exact", generator=script, progress=False,
+                     accuracy_params={"open_metric": "exact"})
+    assert exact.results["by_answer_type"]["open"]["correct"] == 2  # "the left upper lung" != "left lung"
