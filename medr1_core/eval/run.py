@@ -220,12 +220,13 @@ def evaluate(
     state = _Generation(plugins, variant, selection.image_root, out / PREDICTIONS_FILE, list(chosen.messages),
                         accuracy_params)
     todo, resumed = _resume(state, chosen.samples)
+    counts = [image_count(s) for s in todo]  # bad volume settings fail here, before any generation
     if todo:
         if generator is None:
             from .generation import make_generator
 
             generator = make_generator(resolved.source, backend=backend, settings=sampling, device=device,
-                                       dtype=dtype, max_images_per_prompt=max(image_count(s) for s in todo))
+                                       dtype=dtype, max_images_per_prompt=max(counts))
         with _progress(len(chosen.samples), resumed, enabled=progress) as bar:
             state.run(todo, generator, batch_size, bar)
     skipped = dict(chosen.skipped) | ({"unreadable_images": state.unreadable} if state.unreadable else {})
