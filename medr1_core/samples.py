@@ -15,6 +15,9 @@ from typing import Any
 VARIANTS = ("think", "nothink", "think_after")
 """Prompt variants: reason then answer, answer only, answer then reason."""
 
+ANSWER_TYPES = ("closed", "open")
+"""How benchmarks split their questions: closed (yes/no, or one of given choices) and open (free text)."""
+
 
 def check_variant(variant: str, where: str = "prompt variant") -> str:
     """``variant`` if it is one of :data:`VARIANTS`, else a ConfigError naming ``where``."""
@@ -34,6 +37,15 @@ class Sample:
     correct letter for a multiple-choice question and the reference text for an
     open one. ``modality`` and ``task`` are canonical ids (``"ct"``,
     ``"disease_diagnosis"``) once resolved through the plugins' aliases.
+
+    Keys of ``extras`` that medr1 itself reads: ``image_root`` (the folder
+    relative image paths are in), ``source`` (file#index), ``answer_type``
+    (``"closed"``/``"open"``, see :attr:`answer_type`), ``language``,
+    ``answers`` (every acceptable reference, when a benchmark has several),
+    ``open_metric`` (how the benchmark scores open answers, see the
+    ``accuracy`` reward), ``unmapped`` (dataset labels no plugin knows, by
+    kind) and the volume settings ``slices``, ``slice_sampling``, ``window``
+    (see :mod:`medr1_core.data.volumes`).
     """
 
     id: str
@@ -52,6 +64,29 @@ class Sample:
         if self.options and self.answer in self.options:
             return self.options[self.answer]
         return self.answer
+
+    @property
+    def answer_type(self) -> str:
+        """``"closed"`` or ``"open"``: as the dataset labels the question (``extras["answer_type"]``),
+        else closed for a question with options and open for one without."""
+        kind = self.extras.get("answer_type")
+        if kind in ANSWER_TYPES:
+            return kind
+        return "closed" if self.options else "open"
+
+    @property
+    def language(self) -> str | None:
+        """The question's language code (``"en"``, ``"zh"``) when the dataset says it."""
+        language = self.extras.get("language")
+        return str(language) if language else None
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Every acceptable answer: ``extras["answers"]`` when the dataset lists several, else the answer."""
+        answers = self.extras.get("answers")
+        if isinstance(answers, (list, tuple)) and answers:
+            return tuple(str(a) for a in answers)
+        return (self.answer,)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict in the JSONL sample shape."""

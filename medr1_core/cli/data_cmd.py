@@ -79,7 +79,14 @@ def _print_report(s: dict, missing_files: list[str]) -> None:
     letters = s["answer_letters"]
     n = sum(letters.values()) or 1
     echo("answer letters:       " + ", ".join(f"{k}: {v} ({100 * v / n:.1f}%)" for k, v in sorted(letters.items())))
+    echo("closed / open:        " + ", ".join(f"{k}: {v}" for k, v in s["by_answer_type"].items()))
+    if set(s["by_language"]) != {"none"}:
+        echo("languages:            " + ", ".join(f"{k}: {v}" for k, v in s["by_language"].items()))
     echo(f"source datasets:      {len(s['by_dataset'])}")
+    for kind, labels in s["unmapped_labels"].items():
+        shown = ", ".join(f"{label!r} ({n})" for label, n in list(labels.items())[:10])
+        echo(f"unknown {kind} labels: {sum(labels.values())} question(s) read without a {kind}: {shown}"
+             f" (add them as aliases in a {kind} plugin)")
     echo(f"missing images:       {s['missing_images']} file(s), {s['samples_missing_images']} sample(s)")
     for path in missing_files[:5]:
         echo(f"  e.g. {path}")

@@ -49,6 +49,9 @@ def _selection_options(fn):
                      show_default=True, help="Generation backend; vllm needs the vllm package."),
         click.option("--device", default=None, help="cuda, cpu, mps ... (default: cuda if available)."),
         click.option("--dtype", default=None, help="Model dtype, e.g. bfloat16 (default: bf16 on GPU, else float32)."),
+        click.option("--open-metric", type=click.Choice(["auto", "fuzzy", "exact", "contains", "recall", "f1"]),
+                     default=None, help="How open answers are scored (the accuracy reward's open_metric; "
+                                        "default auto: the benchmark's own metric, see docs/data.md)."),
         click.option("--on-missing-image", type=click.Choice(["error", "skip"]), default="error", show_default=True,
                      help="Questions whose image file is missing: stop before generating, or skip and count them."),
         click.option("--overwrite", is_flag=True, help="Discard earlier predictions in the output directory."),
@@ -79,6 +82,7 @@ def _eval_kwargs(o: dict) -> dict:
         "selection": selection, "sampling": sampling, "variant": o["variant"],
         "batch_size": o["batch_size"] or DEFAULT_BATCH_SIZE, "backend": o["backend"], "device": o["device"],
         "dtype": o["dtype"], "overwrite": o["overwrite"], "progress": not o["quiet"],
+        "accuracy_params": {"open_metric": o["open_metric"]} if o.get("open_metric") else None,
     }
 
 
@@ -107,6 +111,14 @@ def _report_lines(report) -> list[str]:
         + "".join(f"; skipped ({k.replace('_', ' ')}): {v}" for k, v in report.skipped.items()),
         eval_summary(r),
     ]
+    kinds = r.get("by_answer_type") or {}
+    if "open" in kinds:  # closed and open apart, as the VQA benchmarks report them
+        parts = []
+        for kind, cell in kinds.items():
+            mean = cell.get("mean_score")
+            partial = f", mean score {_pct(mean)}" if mean is not None and abs(mean - (cell["accuracy"] or 0)) > 1e-9 else ""
+            parts.append(f"{kind} {_pct(cell['accuracy'])} of {cell['n']}{partial}")
+        lines.insert(1, f"  {'; '.join(parts)} (open answers: {r.get('open_metric', 'auto')})")
     return lines
 
 

@@ -18,7 +18,8 @@ Anything that goes wrong raises :class:`ImageError` naming the file and why.
 
 Before a run, :func:`check_images` finds missing files (and, with ``verify``,
 unreadable ones); during a run, :func:`open_sample_images` opens a sample's
-images for its modality (training and evaluation alike) and
+images for its modality (training and evaluation alike; a CT/MRI series
+folder or NIfTI file gives several slices, see :mod:`medr1_core.data.volumes`) and
 :class:`ImageFailures` counts the ones that fail, warning about the first
 :data:`MAX_IMAGE_WARNINGS`.
 """
@@ -39,6 +40,8 @@ from .loading import DataWarning
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
+
+    from .volumes import VolumeSettings
 
 #: How many unreadable images get their own warning before they are only counted.
 MAX_IMAGE_WARNINGS = 20
@@ -272,11 +275,11 @@ def check_images(
             full = image_path(sample, image, image_root)
             present = exists.get(full)
             if present is None:
-                present = exists[full] = os.path.isfile(full)
+                present = exists[full] = _present(full)
             if not present:
                 result.missing.append((sample.id, full))
                 ok = False
-            elif verify:
+            elif verify and not os.path.isdir(full):
                 reason = _header_problem(full)
                 if reason:
                     result.unreadable.append((sample.id, full, reason))
@@ -301,6 +304,17 @@ def check_images(
     return result
 
 
+def _present(path: str) -> bool:
+    """An image file, a NIfTI file (nibabel must be installed), or a folder holding slice files."""
+    if os.path.isdir(path):
+        return any(not name.startswith(".") for name in os.listdir(path))
+    if path.lower().endswith((".nii", ".nii.gz")) and os.path.isfile(path):
+        from .volumes import require_nibabel
+
+        require_nibabel()  # before training starts, not at the first batch
+    return os.path.isfile(path)
+
+
 def _header_problem(path: str) -> str | None:
     from PIL import Image
 
@@ -308,8 +322,8 @@ def _header_problem(path: str) -> str | None:
         with Image.open(path) as image:
             image.size  # noqa: B018 - parsing the header is the check
     except Exception as exc:  # noqa: BLE001
-        if path.lower().endswith((".dcm", ".dicom", ".dic")):
-            return None  # DICOM is read by pydicom, not Pillow
+        if path.lower().endswith((".dcm", ".dicom", ".dic", ".nii", ".nii.gz")):
+            return None  # DICOM is read by pydicom, NIfTI by nibabel, not Pillow
         return f"{type(exc).__name__}: {exc}"
     return None
 
@@ -319,9 +333,23 @@ def modality_spec(modalities: Mapping[str, Modality], modality_id: str | None) -
     return modalities.get(modality_id, DEFAULT_MODALITY) if modality_id else DEFAULT_MODALITY
 
 
-def open_sample_images(paths: Sequence[str], modality: Modality) -> list["PILImage.Image"]:
-    """Open and prepare each of a sample's image files (resolved paths) for ``modality``; raises :class:`ImageError`."""
-    return [open_image(path, modality) for path in paths]
+def open_sample_images(paths: Sequence[str], modality: Modality, volume: "VolumeSettings | None" = None
+                       ) -> list["PILImage.Image"]:
+    """Open and prepare each of a sample's images (resolved paths) for ``modality``; raises :class:`ImageError`.
+
+    A path that is a volume (a DICOM series folder, a NIfTI file) gives its
+    chosen slices, several images in order (:func:`medr1_core.data.volumes.open_volume`
+    with the sample's ``volume`` settings).
+    """
+    from .volumes import VolumeSettings, is_volume, open_volume
+
+    images: list = []
+    for path in paths:
+        if is_volume(path):
+            images.extend(open_volume(path, modality, volume or VolumeSettings()))
+        else:
+            images.append(open_image(path, modality))
+    return images
 
 
 @dataclass

@@ -66,6 +66,23 @@ class LoadReport:
     def by_dataset(self) -> dict[str, int]:
         return _count(s.dataset for s in self.samples)
 
+    def by_answer_type(self) -> dict[str, int]:
+        """Closed and open questions (:attr:`Sample.answer_type`), as the VQA benchmarks split them."""
+        return _count(s.answer_type for s in self.samples)
+
+    def by_language(self) -> dict[str, int]:
+        """Questions by language (``"none"`` where the dataset does not say)."""
+        return _count(s.language for s in self.samples)
+
+    def unmapped_labels(self) -> dict[str, dict[str, int]]:
+        """Dataset labels no modality or task plugin knows, by kind, with how many questions carry
+        each (``Sample.extras["unmapped"]``): those questions are read without that label."""
+        out: dict[str, Counter] = {}
+        for s in self.samples:
+            for kind, label in (s.extras.get("unmapped") or {}).items():
+                out.setdefault(kind, Counter())[str(label)] += 1
+        return {kind: dict(counts.most_common()) for kind, counts in sorted(out.items())}
+
     def table(self) -> dict[str, dict[str, int]]:
         """Counts by modality, then task (``"none"`` where a sample has no label)."""
         out: dict[str, Counter] = {}
@@ -91,6 +108,9 @@ class LoadReport:
             "by_task": self.by_task(),
             "by_modality_task": self.table(),
             "by_dataset": self.by_dataset(),
+            "by_answer_type": self.by_answer_type(),
+            "by_language": self.by_language(),
+            "unmapped_labels": self.unmapped_labels(),
             "options": self.option_counts(),
             "answer_letters": self.answer_letters(),
             "merged": self.merged,

@@ -175,6 +175,12 @@ def choose_samples(
             chosen.messages.append(
                 f"{len(chosen.loaded.bad)} record(s) of {data} could not be read (see `medr1 data inspect`)"
             )
+        for kind, labels in chosen.loaded.unmapped_labels().items():
+            shown = ", ".join(repr(label) for label in list(labels)[:5])
+            chosen.messages.append(
+                f"{sum(labels.values())} question(s) of {data} carry a {kind} label no {kind} plugin knows "
+                f"({shown}): they are read without a {kind}"
+            )
     picked = select(samples, modalities=sel.modalities, tasks=sel.tasks, datasets=sel.datasets, plugins=plugins)
     unique, repeated = first_of_each_id(picked)
     if repeated:

@@ -8,6 +8,7 @@ the counters of images prepared and skipped.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DataError, RunFailed
 from ..samples import Sample, check_variant
 from .images import ImageError, ImageFailures, image_path, modality_spec, open_sample_images
+from .volumes import image_count, is_volume, settings_from, volume_settings
 
 if TYPE_CHECKING:
     import datasets
@@ -67,7 +69,7 @@ class LazyImages:
         self._replacement: dict[int, int] = {}
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        columns = [c for c in batch if c not in ("_row", "image_paths")]
+        columns = [c for c in batch if c not in ("_row", "image_paths", "volume")]
         out: dict[str, list] = {"prompt": [], "images" if self.multi else "image": [], "image_paths": []}
         out.update({c: [] for c in columns})
         for i, row in enumerate(batch["_row"]):
@@ -92,8 +94,10 @@ class LazyImages:
         paths = values["image_paths"]
         if any(p in self.stats.unreadable for p in paths):
             return None
+        volume = values.get("volume")
+        settings = settings_from(json.loads(volume)) if volume else None
         try:
-            images = open_sample_images(paths, modality_spec(self.modalities, values.get("modality")))
+            images = open_sample_images(paths, modality_spec(self.modalities, values.get("modality")), settings)
         except ImageError as exc:
             self.stats.failures.record(exc.path, exc.reason, values.get("id"))
             return None
@@ -137,11 +141,12 @@ def training_dataset(
     - ``prompt``: the conversation (one user turn: an ``{"type": "image"}``
       placeholder per image, then the task plugin's prompt text for ``variant``);
     - ``image``: the prepared PIL image (when every sample has exactly one
-      image), else ``images``: the list of them; TRL's GRPOTrainer reads
+      image), else ``images``: the list of them (a CT/MRI volume gives its
+      chosen slices, :mod:`medr1_core.data.volumes`); TRL's GRPOTrainer reads
       either column;
     - ``id``, ``question``, ``options`` (JSON text), ``answer``, ``modality``,
       ``task``, ``dataset`` (:meth:`Sample.to_row`), which TRL hands to reward
-      functions, and ``image_paths``.
+      functions, ``image_paths`` and ``volume`` (the volume settings, JSON, or null).
 
     Rows with an unreadable image are replaced as :class:`LazyImages`
     describes; :func:`image_stats` returns the counters. Run
@@ -160,7 +165,7 @@ def training_dataset(
     no_image = [s.id for s in samples if not s.images]
     if no_image:
         raise DataError(f"{len(no_image)} sample(s) have no image (e.g. {no_image[0]}); medr1 trains on visual questions")
-    multi = any(len(s.images) != 1 for s in samples)
+    multi = any(image_count(s) != 1 for s in samples)
     tasks = {name: plugins.tasks.get(name) for name in {s.task for s in samples if s.task}}
     modalities = {name: plugins.modalities.get(name) for name in {s.modality for s in samples if s.modality}}
     first_of_task: dict[str | None, Sample] = {}
@@ -169,11 +174,13 @@ def training_dataset(
     for sample in first_of_task.values():  # a task's template problem shows now, not mid-run
         build_prompt(sample, tasks.get(sample.task), variant)
     columns: dict[str, list] = {key: [] for key in ROW_COLUMNS}
-    columns.update(image_paths=[], _row=[])
+    columns.update(image_paths=[], volume=[], _row=[])
     for index, sample in enumerate(samples):
         for key, value in sample.to_row().items():
             columns[key].append(value)
-        columns["image_paths"].append([image_path(sample, p, image_root) for p in sample.images])
+        paths = [image_path(sample, p, image_root) for p in sample.images]
+        columns["image_paths"].append(paths)
+        columns["volume"].append(json.dumps(volume_settings(sample).to_dict()) if any(map(is_volume, paths)) else None)
         columns["_row"].append(index)
     base = datasets.Dataset.from_dict(columns)
     return base.with_transform(LazyImages(base, modalities=modalities, tasks=tasks, variant=variant, multi=multi))

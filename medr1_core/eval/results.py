@@ -34,6 +34,7 @@ def results_markdown(results: Mapping[str, Any]) -> str:
             f"({percent_text(results['malformed_rate'])}%)"
         )
     lines += ["", "Accuracy in %, with 95% Wilson intervals.", ""]
+    lines += answer_type_lines(results)
     for title, key, label in (("By modality", "by_modality", "modality"), ("By task", "by_task", "task")):
         lines += [f"## {title}", "", f"| {label} | n | correct | accuracy | 95% CI |", "| --- | ---: | ---: | ---: | --- |"]
         for name, cell in results[key].items():
@@ -59,6 +60,28 @@ def results_markdown(results: Mapping[str, Any]) -> str:
     row_all = [f"{percent_text(results['by_task'][t]['accuracy'])} ({results['by_task'][t]['n']})" for t in tasks]
     lines.append("| all | " + " | ".join(row_all) + f" | {percent_text(o['accuracy'])} ({o['n']}) |")
     return "\n".join(lines) + "\n"
+
+
+def answer_type_lines(results: Mapping[str, Any]) -> list[str]:
+    """The closed / open (and per-language) table of ``results.md``, as the VQA benchmarks report them.
+
+    ``accuracy`` counts answers scored 1; ``mean score`` is the mean of the
+    scores, the benchmark's number when the open metric gives partial credit
+    (token recall, F1).
+    """
+    rows = [(kind, cell) for kind, cell in (results.get("by_answer_type") or {}).items()]
+    rows += [(f"language {lang}", cell) for lang, cell in (results.get("by_language") or {}).items()]
+    if not rows:
+        return []
+    metric = results.get("open_metric")
+    lines = ["## Closed and open questions", ""]
+    if metric:
+        lines += [f"Open answers scored by `{metric}` (accuracy reward's `open_metric`).", ""]
+    lines += ["| questions | n | correct | accuracy | 95% CI | mean score |", "| --- | ---: | ---: | ---: | --- | ---: |"]
+    for name, cell in rows:
+        lines.append(f"| {name} | {cell['n']} | {cell['correct']} | {percent_text(cell['accuracy'])} | "
+                     f"{ci95_text(cell)} | {percent_text(cell.get('mean_score'))} |")
+    return lines + [""]
 
 
 def write_results(output_dir: str | Path, results: Mapping[str, Any], *, plot: bool = True) -> dict[str, Path]:

@@ -79,7 +79,8 @@ def _check_eval_config(out: Path, config: dict[str, Any], overwrite: bool) -> No
             old = {}
 
         def flat(c: Mapping[str, Any]) -> dict[str, Any]:
-            return {"model": c.get("model_source"), "variant": c.get("variant"), **(c.get("sampling") or {})}
+            return {"model": c.get("model_source"), "variant": c.get("variant"), **(c.get("sampling") or {}),
+                    "accuracy": c.get("accuracy") or {}}
 
         before, now = flat(old), flat(config)
         diffs = [f"{k} {before.get(k)!r} there, {v!r} now" for k, v in now.items() if before.get(k) != v]
@@ -104,6 +105,8 @@ def prediction_record(rollout, score: float | None, images: Sequence[str] | None
         "options": s.options,
         "images": list(images if images is not None else s.images),
         "target": s.answer,
+        "answer_type": s.answer_type,
+        "language": s.language,
         "completion": c.text,
         "answer": c.answer,
         "letter": c.letter,
@@ -127,6 +130,7 @@ class _Generation:
     image_root: str | None
     preds_path: Path
     messages: list[str]
+    accuracy_params: Mapping[str, Any] = field(default_factory=dict)
     generated: int = 0
     correct: int = 0
     unreadable: int = 0
@@ -134,7 +138,8 @@ class _Generation:
 
     def _prepare(self, samples: Sequence) -> tuple[list, list, list]:
         from ..data.images import MAX_IMAGE_WARNINGS, ImageError, image_path, modality_spec, open_sample_images
-        from ..prompts import build_conversation
+        from ..data.volumes import volume_settings
+        from ..prompts import build_prompt, conversation
 
         modalities = dict(self.plugins.modalities.items())
         batch, conversations, images = [], [], []
@@ -142,7 +147,7 @@ class _Generation:
         for s in samples:
             try:
                 paths = [image_path(s, p, self.image_root) for p in s.images]
-                pics = open_sample_images(paths, modality_spec(modalities, s.modality))
+                pics = open_sample_images(paths, modality_spec(modalities, s.modality), volume_settings(s))
             except ImageError as exc:  # one unreadable image never kills a run
                 self.unreadable += 1
                 if self.unreadable <= MAX_IMAGE_WARNINGS:
@@ -151,14 +156,14 @@ class _Generation:
             task = self.plugins.tasks.get(s.task) if s.task in self.plugins.tasks else None
             batch.append(s)
             self.paths[s.id] = paths
-            conversations.append(build_conversation(s, task, self.variant))
+            conversations.append(conversation(build_prompt(s, task, self.variant), len(pics)))
             images.append(pics)
         return batch, conversations, images
 
     def run(self, todo: Sequence, generator, batch_size: int, bar) -> None:
         from ..parsing import make_rollouts
 
-        accuracy = self.plugins.rewards.get("accuracy")()
+        accuracy = self.plugins.rewards.get("accuracy")(dict(self.accuracy_params))
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
             batch, conversations, images = self._prepare(chunk)
@@ -187,6 +192,7 @@ def evaluate(
     device: str | None = None,
     dtype: str | None = None,
     overwrite: bool = False,
+    accuracy_params: Mapping[str, Any] | None = None,
     progress: bool = True,
     report: bool = True,
     generator=None,
@@ -198,12 +204,15 @@ def evaluate(
     ``model`` and ``data`` are anything ``--model`` and ``--data`` take;
     ``selection`` chooses the questions as ``medr1 train`` does; ``sampling``
     is greedy by default. The prompt variant defaults to the model's training
-    variant, else ``think``. ``report`` writes ``report.html`` too
-    (:mod:`medr1_core.report.evaluation`). ``generator`` (anything with
+    variant, else ``think``. ``accuracy_params`` are the ``accuracy`` reward's
+    parameters that score the answers (e.g. ``{"open_metric": "exact"}``;
+    default: the benchmark's own metric, see the reward). ``report`` writes
+    ``report.html`` too (:mod:`medr1_core.report.evaluation`). ``generator`` (anything with
     ``generate(conversations, images) -> texts``) and ``samples`` replace model
     and data loading (tests, benchmarks).
     """
     from ..data import choose_samples
+    from ..data.volumes import image_count
     from ..plugins import get_plugins
     from ..samples import check_variant
     from ..train.models import resolve_model
@@ -218,16 +227,21 @@ def evaluate(
         raise EvalError(f"no questions to evaluate in --data {data} after filtering")
     out = Path(output_dir)
     source = _source_label(resolved.source)
+    accuracy_params = dict(accuracy_params or {})
+    plugins.rewards.get("accuracy")(accuracy_params)  # bad parameters fail now, naming the parameter
     _check_eval_config(out, {"model": model, "model_source": source, "variant": variant,
-                             "sampling": sampling.to_dict(), "backend": backend}, overwrite)
-    state = _Generation(plugins, variant, selection.image_root, out / PREDICTIONS_FILE, list(chosen.messages))
+                             "sampling": sampling.to_dict(), "backend": backend, "accuracy": accuracy_params},
+                       overwrite)
+    state = _Generation(plugins, variant, selection.image_root, out / PREDICTIONS_FILE, list(chosen.messages),
+                        accuracy_params)
     todo, resumed = _resume(state, chosen.samples)
+    counts = [image_count(s) for s in todo]  # bad volume settings fail here, before any generation
     if todo:
         if generator is None:
             from .generation import make_generator
 
             generator = make_generator(resolved.source, backend=backend, settings=sampling, device=device,
-                                       dtype=dtype, max_images_per_prompt=max(len(s.images) for s in todo))
+                                       dtype=dtype, max_images_per_prompt=max(counts))
         with _progress(len(chosen.samples), resumed, enabled=progress) as bar:
             state.run(todo, generator, batch_size, bar)
     skipped = dict(chosen.skipped) | ({"unreadable_images": state.unreadable} if state.unreadable else {})
@@ -235,7 +249,8 @@ def evaluate(
     predictions = [p for p in read_predictions(state.preds_path).records if p["id"] in ids]
     results = {
         "model": model, "model_source": source, "data": data, "format": selection.format, "variant": variant,
-        "backend": backend, "sampling": sampling.to_dict(),
+        "backend": backend, "sampling": sampling.to_dict(), "accuracy": accuracy_params,
+        "open_metric": accuracy_params.get("open_metric", "auto"),
         "filters": {"modality": _ids(plugins.modalities, selection.modalities),
                     "task": _ids(plugins.tasks, selection.tasks), "dataset": list(selection.datasets),
                     "limit": selection.limit},

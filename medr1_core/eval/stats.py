@@ -103,6 +103,26 @@ def is_parse_failure(prediction: Mapping[str, Any]) -> bool:
     return prediction.get("answer") is None
 
 
+def score_cell(predictions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A cell of predictions with ``mean_score`` too (when they carry a ``score``): the mean of
+    their scores (``None`` counts 0), what benchmarks report for metrics that give partial
+    credit (token recall, F1)."""
+    cell = accuracy_cell(bool(p.get("correct")) for p in predictions).to_dict()
+    if any("score" in p for p in predictions):
+        cell["mean_score"] = sum(float(p.get("score") or 0.0) for p in predictions) / len(predictions)
+    return cell
+
+
+def by_answer_type(predictions: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Closed and open questions apart, as the VQA benchmarks' tables report them (a prediction
+    without ``answer_type`` is closed when it chose a letter-answer question, else open)."""
+    groups: dict[str, list] = {}
+    for p in predictions:
+        kind = p.get("answer_type") or ("closed" if p.get("options") else "open")
+        groups.setdefault(kind, []).append(p)
+    return {kind: score_cell(groups[kind]) for kind in ("closed", "open") if kind in groups}
+
+
 def summarize(
     predictions: Iterable[Mapping[str, Any]],
     *,
@@ -115,11 +135,14 @@ def summarize(
     ``answer`` (the committed answer text or ``None``) and ``well_formed`` for
     the failure rates. Returns a JSON-ready dict::
 
-        {"overall": cell, "by_modality": {m: cell}, "by_task": {t: cell},
+        {"overall": cell, "by_answer_type": {"closed": cell, "open": cell},
+         "by_language": {lang: cell}, "by_modality": {m: cell}, "by_task": {t: cell},
          "by_modality_task": {m: {t: cell}}, "parse_failures": k,
          "parse_failure_rate": r, "malformed": k, "malformed_rate": r}
 
-    where a cell is ``{"n", "correct", "accuracy", "ci95": [lo, hi]}``.
+    where a cell is ``{"n", "correct", "accuracy", "ci95": [lo, hi]}`` (overall,
+    by answer type and by language also ``mean_score``, see :func:`score_cell`;
+    ``by_language`` only for predictions that name their language).
     A *parse failure* is a completion with no committed answer (none, or
     several disagreeing answer blocks); it is scored wrong. *Malformed* is
     the looser count of completions whose tags do not follow the prompt
@@ -139,8 +162,14 @@ def summarize(
     n = len(preds)
     parse_failures = sum(1 for p in preds if is_parse_failure(p))
     malformed = sum(1 for p in preds if not p.get("well_formed", False))
+    languages: dict[str, list] = {}
+    for p in preds:
+        if p.get("language"):
+            languages.setdefault(str(p["language"]), []).append(p)
     return {
-        "overall": accuracy_cell(bool(p.get("correct")) for p in preds).to_dict(),
+        "overall": score_cell(preds),
+        "by_answer_type": by_answer_type(preds),
+        "by_language": {lang: score_cell(group) for lang, group in sorted(languages.items())},
         "by_modality": {m: accuracy_cell(by_m[m]).to_dict() for m in modalities},
         "by_task": {t: accuracy_cell(by_t[t]).to_dict() for t in tasks},
         "by_modality_task": {

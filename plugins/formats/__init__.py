@@ -4,7 +4,11 @@
   beside ``Images/``), see :mod:`.omnimedvqa`;
 - ``medr1-split``: Med-R1's split JSON (``image``, ``problem`` with inline
   options, ``solution``), see :mod:`.medr1_splits`;
-- ``jsonl``: one Sample per line, for your own data, see :mod:`.jsonl`.
+- ``jsonl``: one Sample per line, for your own data, see :mod:`.jsonl`;
+- the medical VQA benchmarks in their published layouts: ``slake``
+  (:mod:`.slake`), ``vqa-rad`` (:mod:`.vqa_rad`), ``path-vqa``
+  (:mod:`.path_vqa`), ``pmc-vqa`` (:mod:`.pmc_vqa`) and ``mmmu-med``
+  (:mod:`.mmmu`); docs/data.md says where to get each and what its labels map to.
 
 :func:`medr1_core.data.load_samples` tries each registered format's
 ``detect`` in turn (or uses the one named with ``--format``).
@@ -14,11 +18,11 @@ from __future__ import annotations
 
 from medr1_core import DataFormat, hookimpl
 
-from . import jsonl, medr1_splits, omnimedvqa
+from . import jsonl, medr1_splits, mmmu, omnimedvqa, path_vqa, pmc_vqa, slake, vqa_rad
 
 FORMATS = tuple(
     DataFormat(name=module.NAME, description=module.DESCRIPTION, detect=module.detect, read=module.read)
-    for module in (omnimedvqa, medr1_splits, jsonl)
+    for module in (omnimedvqa, medr1_splits, jsonl, slake, vqa_rad, path_vqa, pmc_vqa, mmmu)
 )
 
 

@@ -82,3 +82,31 @@ def unknown_label(kind: str, label: object) -> str:
         f"unknown {kind} {label!r}: no {kind} plugin lists it as an id or alias "
         f"(`medr1 plugins` shows the registered ones)"
     )
+
+
+def resolve_label(labels, kind: str, label: object, unmapped: dict[str, str]) -> str | None:
+    """The canonical id of a modality/task ``label``, or None; a label no plugin knows is
+    recorded in ``unmapped[kind]`` (kept in ``Sample.extras["unmapped"]`` and counted by
+    ``medr1 data inspect``), never guessed. Blank labels are no label."""
+    if label is None or not str(label).strip():
+        return None
+    text = str(label).strip()
+    found = labels.modality(text) if kind == "modality" else labels.task(text)
+    if found is None:
+        unmapped[kind] = text
+    return found
+
+
+def answer_type(value: object) -> str | None:
+    """SLAKE's and VQA-RAD's ``answer_type`` (``"CLOSED"``, ``"OPEN"``, any case) as ``closed``/``open``."""
+    text = str(value or "").strip().lower()
+    return text if text in ("closed", "open") else None
+
+
+def text(value: object) -> str:
+    """A cell as stripped text ('' for None); numbers become their text (answers like ``2``)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()

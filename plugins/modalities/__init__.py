@@ -101,7 +101,7 @@ MODALITIES = (
     _modality(
         "microscopy",
         "Microscopy",
-        ("Microscopy Images", "Microscope", "Light microscopy", "Histopathology", "Histology", "Cytology",
+        ("Microscopy Images", "Microscopic Images", "Microscope", "Light microscopy", "Histopathology", "Histology", "Cytology",
          "Pathology"),
         default_trees=("modality_cues",),
     ),

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import math
-import re
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from medr1_core import reward
 from medr1_core.parsing import extract_letters
+
+from .answer_match import OPEN_METRICS, closed_match, fuzzy_match, normalise, open_score
+
+__all__ = ["AccuracyParams", "accuracy_reward", "free_text_score", "open_match", "fuzzy_option", "normalise"]
 
 
 class AccuracyParams(BaseModel):
@@ -29,73 +32,37 @@ class AccuracyParams(BaseModel):
     number_rel_tol: float = Field(0.01, ge=0)
     """Open questions with a numeric reference: the answer's single number may
     differ by this fraction of the reference."""
-
-
-_PUNCT = re.compile(r"[^\w\s.]|(?<!\d)\.|\.(?!\d)|_")
-_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
-_LEADS = re.compile(r"^(?:(?:the\s+)?(?:final\s+)?answer\s+is|answer|it\s+is|this\s+is|it's)\s+")
-_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
-_NUMBER_WORDS = {
-    w: str(i)
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-        "sixteen seventeen eighteen nineteen twenty".split()
-    )
-}
-_NEGATIONS = frozenset("no not without absent negative none never".split())
-_YES = frozenset("yes y true present positive correct".split())
-_NO = frozenset("no n false absent negative incorrect".split())
-
-
-def normalise(text: str) -> str:
-    """Lower-case, drop punctuation (not decimal points), articles and extra spaces.
-
-    >>> normalise("The  Left kidney.")
-    'left kidney'
-    """
-    text = _PUNCT.sub(" ", text.lower())
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
-
-
-def _polarity(words: list[str]) -> str | None:
-    if words and words[0] in _YES:
-        return "yes"
-    if words and words[0] in _NO:
-        return "no"
-    return None
+    open_metric: Literal["auto", "fuzzy", "exact", "contains", "recall", "f1"] = "auto"
+    """How an open question's answer is scored against its reference(s):
+    ``fuzzy`` (medr1's rule: ``open_threshold`` similar, same polarity, numbers
+    within ``number_rel_tol``), ``exact`` (equal after normalisation),
+    ``contains`` (MMMU's rule: the reference appears in the answer), ``recall``
+    (share of the reference's tokens in the answer: LLaVA-Med's open accuracy on
+    VQA-RAD, SLAKE and PathVQA) or ``f1`` (token F1); recall and f1 score 0..1.
+    ``auto``: the metric the sample's data format names for its benchmark
+    (``extras["open_metric"]``), else ``fuzzy``. See
+    :mod:`medr1_plugins.rewards.answer_match`."""
 
 
 def open_match(answer: str, reference: str, params: AccuracyParams) -> bool:
-    """Whether a free-text answer matches the reference text.
+    """Whether a free-text answer matches the reference text by medr1's ``fuzzy`` rule
+    (:func:`~medr1_plugins.rewards.answer_match.fuzzy_match` with the reward's thresholds)."""
+    return fuzzy_match(answer, reference, threshold=params.open_threshold, rel_tol=params.number_rel_tol)
 
-    Yes/no references compare the answer's first word (``"Yes, there is…"`` is
-    yes); numeric references compare the answer's single number (digits or a
-    word up to twenty) within
-    ``number_rel_tol``; other text must be ``open_threshold`` similar, with the
-    same polarity (``"no pneumonia"`` never matches ``"pneumonia"``).
-    """
-    from rapidfuzz import fuzz
 
-    ref = normalise(reference)
-    ans = _LEADS.sub("", normalise(answer))
-    if not ref or not ans:
-        return False
-    ref_words, ans_words = ref.split(), ans.split()
-    ref_pol = _polarity(ref_words) if len(ref_words) == 1 else None
-    if ref_pol is not None:
-        return _polarity(ans_words) == ref_pol
-    ref_numbers = _NUMBER.findall(ref)
-    if ref_numbers and _NUMBER.fullmatch(ref_words[0]):
-        ans = " ".join(_NUMBER_WORDS.get(w, w) for w in ans_words)
-        ans_numbers = {float(x) for x in _NUMBER.findall(ans)}
-        if len(ans_numbers) != 1:
-            return False
-        got, want = next(iter(ans_numbers)), float(ref_numbers[0])
-        return math.isclose(got, want, rel_tol=params.number_rel_tol, abs_tol=1e-9)
-    if (_NEGATIONS.isdisjoint(ref_words)) != (_NEGATIONS.isdisjoint(ans_words)):
-        return False
-    return ans == ref or fuzz.ratio(ans, ref) >= params.open_threshold
+def free_text_score(sample, answer: str, params: AccuracyParams) -> float:
+    """The score of a free-text answer to a question without options (see the reward's docstring)."""
+    references = [r for r in sample.references if r and r.strip()]
+    if sample.answer_type == "closed":
+        return 1.0 if any(closed_match(answer, ref) for ref in references) else 0.0
+    metric = params.open_metric
+    if metric == "auto":
+        declared = sample.extras.get("open_metric")
+        metric = declared if declared in OPEN_METRICS else "fuzzy"
+    return max(
+        open_score(metric, answer, ref, threshold=params.open_threshold, rel_tol=params.number_rel_tol)
+        for ref in references
+    )
 
 
 def fuzzy_option(answer: str, options: dict[str, str], threshold: float) -> str | None:
@@ -120,7 +87,11 @@ def accuracy_reward(rollout, params: AccuracyParams) -> float | None:
     (``C``, ``(C)``, ``C)``, ``C. CT``, ``The answer is C``) or by its text
     (``CT``); naming several (``A or B``), a letter that is not an option
     (``E``), or disagreeing answer blocks scores 0, as does a letter written
-    only outside the answer tags. Open questions: see :func:`open_match`.
+    only outside the answer tags. Questions without options: a *closed* one
+    (``sample.answer_type``, e.g. SLAKE's and VQA-RAD's CLOSED) scores 1 for
+    the same yes/no (first word) or, for other references, the same text after
+    normalisation; an *open* one is scored by ``open_metric``. Several
+    acceptable references (``extras["answers"]``): the best score counts.
     ``None`` when the sample has no usable reference (no answer, or an answer
     letter that is not among its options).
 
@@ -146,7 +117,7 @@ def accuracy_reward(rollout, params: AccuracyParams) -> float | None:
         letters = extract_letters(answer, options)
 
     if options is None:
-        return 1.0 if open_match(answer, truth, params) else 0.0
+        return free_text_score(sample, answer, params)
     if not letters:
         letter = fuzzy_option(answer, options, params.option_threshold)
         letters = (letter,) if letter else ()
