@@ -124,6 +124,7 @@ class _Generation:
     messages: list[str]
     generated: int = 0
     unreadable: int = 0
+    allow_outside: bool = False
 
     def _prepare(self, samples: Sequence) -> tuple[list, list, list]:
         from ..data.images import MAX_IMAGE_WARNINGS, ImageError, image_path, modality_spec, open_sample_images
@@ -133,7 +134,7 @@ class _Generation:
         batch, conversations, images = [], [], []
         for s in samples:
             try:
-                paths = [image_path(s, p, self.image_root) for p in s.images]
+                paths = [image_path(s, p, self.image_root, allow_outside=self.allow_outside) for p in s.images]
                 pics = open_sample_images(paths, modality_spec(modalities, s.modality))
             except ImageError as exc:  # one unreadable image never kills a run
                 self.unreadable += 1
@@ -205,7 +206,8 @@ def evaluate(
     source = _source_label(resolved.source)
     _check_eval_config(out, {"model": model, "model_source": source, "variant": variant,
                              "sampling": sampling.to_dict(), "backend": backend}, overwrite)
-    state = _Generation(plugins, variant, selection.image_root, out / PREDICTIONS_FILE, list(chosen.messages))
+    state = _Generation(plugins, variant, selection.image_root, out / PREDICTIONS_FILE, list(chosen.messages),
+                        allow_outside=selection.allow_outside_images)
     todo, resumed = _resume(state, chosen.samples)
     if todo:
         if generator is None:
