@@ -170,8 +170,9 @@ def claim_run_dir(path: str | Path, kind: str) -> bool:
         others = sorted(p.name for p in path.iterdir())
         if others:
             shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+            noun = {"train": "run", "eval": "evaluation", "eval-matrix": "evaluation matrix"}.get(kind, kind)
             raise RunDirError(
-                f"{path} is not a medr1 run directory and is not empty ({shown}); medr1 writes only into its own "
+                f"{path} is not a medr1 {noun} folder and is not empty ({shown}); medr1 writes only into its own "
                 "folders: choose a new or empty folder"
             )
     path.mkdir(parents=True, exist_ok=True)
