@@ -86,13 +86,13 @@ def test_branches_sharing_sub_nodes_are_bounded(tmp_path):
 
 
 def test_deep_nesting_is_refused_in_one_line(tmp_path):
-    condition = {"finding": "opacity"}
-    for _ in range(5000):
-        condition = {"not": condition}
-    tree = tmp_path / "deep.json"
-    tree.write_text(json.dumps({**VALID, "nodes": [{"id": "start", "if": condition, "then": {"conclude": "normal"}}]}))
-    err = one_error_line(validate_in_child(tree))
-    assert "deep.json" in err and "nest" in err
+    for depth, name in ((5000, "deep.json"), (60, "deeper_than_allowed.json")):
+        condition = '{"not": ' * depth + '{"finding": "opacity"}' + "}" * depth
+        node = '{"id": "start", "if": ' + condition + ', "then": {"conclude": "normal"}}'
+        tree = tmp_path / name
+        tree.write_text(json.dumps({**VALID, "nodes": []}).replace('"nodes": []', f'"nodes": [{node}]'))
+        err = one_error_line(validate_in_child(tree))
+        assert name in err and "nest" in err
 
 
 def test_a_long_chain_of_nodes_is_refused_in_one_line(tmp_path):
@@ -180,3 +180,24 @@ def test_the_time_limit_is_a_run_setting():
     assert load_train_config(overrides={"reward_time_limit": 30}).reward_time_limit == 30
     with pytest.raises(ConfigError, match="reward_time_limit"):
         load_train_config(overrides={"reward_time_limit": 0})
+
+
+def test_limits_leave_ordinary_trees_alone(tmp_path, capsys):
+    """A tree sharing a term list through a YAML alias, and branches that meet again, still load."""
+    from medr1_core.cli import main
+
+    tree = tmp_path / "shared_terms.yaml"
+    tree.write_text(textwrap.dedent("""\
+        scope: {modalities: [xray], question_patterns: ["chest|lung"]}
+        findings:
+          opacity: &opacity [opacity, consolidation]
+          airspace: *opacity
+          clear: [clear lungs]
+        conclusions:
+          pneumonia: [pneumonia]
+          normal: {terms: [normal], normal: true}
+        nodes:
+          - {id: start, if: {finding: opacity}, then: confirm, else: confirm}
+          - {id: confirm, if: {finding: airspace}, then: {conclude: pneumonia}, else: {conclude: normal}}
+        """))
+    assert main(["rules", "validate", str(tree)]) == 0, capsys.readouterr().err
