@@ -201,3 +201,11 @@ def test_limits_leave_ordinary_trees_alone(tmp_path, capsys):
           - {id: confirm, if: {finding: airspace}, then: {conclude: pneumonia}, else: {conclude: normal}}
         """))
     assert main(["rules", "validate", str(tree)]) == 0, capsys.readouterr().err
+
+
+def test_rewards_score_and_training_share_the_default_time_limit():
+    from medr1_core.cli.rewards_cmd import DEFAULT_TIME_LIMIT as CLI_DEFAULT
+    from medr1_core.composition.scoring import DEFAULT_TIME_LIMIT
+    from medr1_core.train.config import TrainConfig
+
+    assert CLI_DEFAULT == DEFAULT_TIME_LIMIT == TrainConfig().reward_time_limit
