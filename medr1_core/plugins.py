@@ -11,13 +11,24 @@ Environment:
 - ``MEDR1_STRICT_PLUGINS=1``: a plugin that fails to load or whose hook raises
   is fatal instead of skipped with a warning.
 - ``MEDR1_DISABLE_PLUGINS=a,b``: entry points named ``a`` and ``b`` are not loaded.
+
+Isolation: one plugin's mistakes cost that plugin only. An import that raises
+(``SystemExit`` included), a hook medr1 does not define (a misspelt
+``medr1_register_reward``), a hook that raises, or a name another plugin
+already registered: the plugin is skipped whole (nothing it registered is
+kept) with one warning naming it, and every other plugin loads. Built-in
+plugins load first, so a third-party plugin can never take over ``format``.
+What plugins print while they load goes to stderr, never into medr1's output.
+A ``KeyboardInterrupt`` while a plugin loads stops medr1 naming the plugin.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import traceback
 import warnings
+from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
@@ -25,8 +36,8 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError
-from .registry import Registry
+from .errors import EXIT_INTERRUPTED, PluginError
+from .registry import DuplicateNameError, Registry, did_you_mean
 
 ENTRY_POINT_GROUP = "medr1"
 
@@ -43,6 +54,12 @@ KINDS = (*HOOKS.values(), "commands")
 
 class PluginWarning(UserWarning):
     """A plugin was skipped because it failed to load or its hook raised."""
+
+
+class PluginInterrupted(PluginError):
+    """``KeyboardInterrupt`` (Ctrl-C, or a plugin raising it) while a plugin was loading; names the plugin."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 @dataclass
@@ -95,17 +112,56 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _fail(info: PluginInfo, what: str, exc: BaseException, strict: bool) -> None:
-    info.error = f"{what}: {type(exc).__name__}: {exc}"
+def _fail(info: PluginInfo, what: str, exc: BaseException | None, strict: bool) -> None:
+    """Skip ``info``'s plugin with one warning (or raise :class:`PluginError` when strict)."""
+    if exc is None or isinstance(exc, DuplicateNameError):
+        info.error = f"{what}: {exc}" if exc is not None else what
+        detail = ""
+    else:
+        info.error = f"{what}: {type(exc).__name__}: {exc}"
+        detail = "\n" + "".join(traceback.format_exception(exc)).rstrip()
     message = f"{info.label} from module '{info.module}' {info.error}"
     if strict:
         raise PluginError(message) from exc
-    warnings.warn(
-        f"skipping {message} (set MEDR1_STRICT_PLUGINS=1 to make this fatal)\n"
-        + "".join(traceback.format_exception(exc)).rstrip(),
-        PluginWarning,
-        stacklevel=3,
+    warnings.warn(f"skipping {message} (set MEDR1_STRICT_PLUGINS=1 to make this fatal){detail}",
+                  PluginWarning, stacklevel=3)
+
+
+def _interrupted(info: PluginInfo, doing: str) -> PluginInterrupted:
+    return PluginInterrupted(f"interrupted while {info.label} from module '{info.module}' was {doing}")
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> str | None:
+    """Why ``plugin`` is wrong when it implements a hook medr1 does not define (a misspelt name)."""
+    known = [name for name in dir(hookspecs) if name.startswith("medr1_")]
+    wrong = sorted(
+        caller.name for caller in pm.get_hookcallers(plugin) or ()
+        if caller.spec is None and any(impl.plugin is plugin and not impl.optionalhook
+                                       for impl in caller.get_hookimpls())
     )
+    if not wrong:
+        return None
+    hints = [f"{name} (did you mean {hint}?)" if (hint := did_you_mean(name, known)) else name for name in wrong]
+    return f"implements {', '.join(hints)}, which medr1 does not define; its hooks are {', '.join(known)}"
+
+
+def _register(pm: pluggy.PluginManager, info: PluginInfo, load, name: str, strict: bool) -> object | None:
+    """Import (``load()``) and register one plugin; ``None`` if it was skipped."""
+    try:
+        with redirect_stdout(sys.stderr):
+            plugin = load()
+        pm.register(plugin, name=name)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken plugin must not break medr1
+        _fail(info, "failed to load", exc, strict)
+        return None
+    except KeyboardInterrupt:
+        raise _interrupted(info, "loading") from None
+    problem = _unknown_hooks(pm, plugin)
+    if problem:
+        pm.unregister(plugin)
+        _fail(info, problem, None, strict)
+        return None
+    return plugin
 
 
 def _expected_types() -> dict[str, tuple[type, str]]:
@@ -137,8 +193,10 @@ def load_plugins(extra: list[tuple[str, object]] = (), *, strict: bool | None = 
     """Load every plugin of the ``medr1`` entry-point group, plus ``extra``.
 
     ``extra`` is a list of ``(name, module_or_object)`` registered in-process
-    (for tests and notebooks). Names registered twice raise
-    :class:`~medr1_core.registry.DuplicateNameError` naming both plugins.
+    (for tests and notebooks). A plugin that registers a name (or alias)
+    already taken is skipped with a warning naming both plugins
+    (:class:`~medr1_core.registry.DuplicateNameError` under ``strict``); see
+    the module doc for the other ways a plugin is skipped.
     """
     strict = _env_flag("MEDR1_STRICT_PLUGINS") if strict is None else strict
     disabled = {s.strip() for s in os.environ.get("MEDR1_DISABLE_PLUGINS", "").split(",") if s.strip()}
@@ -148,44 +206,61 @@ def load_plugins(extra: list[tuple[str, object]] = (), *, strict: bool | None = 
     plugins = Plugins(manager=pm, infos=[])
     loaded: list[tuple[PluginInfo, object]] = []
 
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.dist.name if e.dist else "", e.name)):
+    # built-ins first: a plugin cannot take over a name medr1 itself ships
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP),
+                     key=lambda e: (bool(e.dist) and e.dist.name != "medr1", e.dist.name if e.dist else "", e.name)):
         if ep.name in disabled:
             continue
         dist = ep.dist
         info = PluginInfo(ep.name, dist.name if dist else None, dist.version if dist else None, ep.value)
         plugins.infos.append(info)
-        try:
-            module = ep.load()
-            pm.register(module, name=ep.name)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break medr1
-            _fail(info, "failed to load", exc, strict)
-            continue
-        loaded.append((info, module))
+        module = _register(pm, info, ep.load, ep.name, strict)
+        if module is not None:
+            loaded.append((info, module))
 
     for name, obj in extra:
         info = PluginInfo(name, None, None, getattr(obj, "__name__", repr(obj)))
         plugins.infos.append(info)
-        pm.register(obj, name=name)
-        loaded.append((info, obj))
+        if _register(pm, info, lambda obj=obj: obj, name, strict) is not None:
+            loaded.append((info, obj))
 
     pm.check_pending()
 
     for info, obj in loaded:
-        pending: list = []
-        try:
+        _call_register_hooks(pm, plugins, info, obj, strict)
+    return plugins
+
+
+def _call_register_hooks(pm: pluggy.PluginManager, plugins: Plugins, info: PluginInfo, obj: object,
+                         strict: bool) -> None:
+    """Run ``obj``'s register hooks and add what it registered: all of it, or (on any error) none."""
+    pending: list = []
+    try:
+        with redirect_stdout(sys.stderr):
             for hook_name, kind in HOOKS.items():
                 for impl in getattr(pm.hook, hook_name).get_hookimpls():
                     if impl.plugin is obj:
                         kwargs = {"register": _register_callback(kind, pending)}
                         impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
-        except Exception as exc:  # noqa: BLE001
-            _fail(info, "raised in its hook", exc, strict)
-            pm.unregister(obj)
-            continue
+    except (Exception, SystemExit) as exc:  # noqa: BLE001
+        _fail(info, "raised in its hook", exc, strict)
+        pm.unregister(obj)
+        return
+    except KeyboardInterrupt:
+        raise _interrupted(info, "registering") from None
+    added: list[tuple[str, str]] = []
+    try:
         for kind, name, item, aliases in pending:
             getattr(plugins, kind).add(name, item, info.label, aliases)
-            info.registered[kind].append(name)
-    return plugins
+            added.append((kind, name))
+    except (DuplicateNameError, ValueError) as exc:
+        for kind, name in added:
+            getattr(plugins, kind).remove(name)
+        _fail(info, "registers a name already taken", exc, strict)
+        pm.unregister(obj)
+        return
+    for kind, name in added:
+        info.registered[kind].append(name)
 
 
 def register_commands(cli, plugins: Plugins | None = None) -> None:
@@ -197,12 +272,15 @@ def register_commands(cli, plugins: Plugins | None = None) -> None:
         info = by_name.get(impl.plugin_name) or PluginInfo(impl.plugin_name, None, None, repr(impl.plugin))
         before = set(cli.commands)
         try:
-            impl.function(cli=cli)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break medr1
+            with redirect_stdout(sys.stderr):
+                impl.function(cli=cli)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a broken plugin must not break medr1
             for name in set(cli.commands) - before:
                 del cli.commands[name]
             _fail(info, "raised in medr1_register_commands", exc, strict)
             continue
+        except KeyboardInterrupt:
+            raise _interrupted(info, "adding its commands") from None
         info.registered["commands"].extend(sorted(set(cli.commands) - before))
 
 

@@ -80,6 +80,12 @@ class Registry(Generic[T]):
         for label in (name, *aliases):
             self._aliases[normalise_label(label)] = name
 
+    def remove(self, name: str) -> None:
+        """Forget ``name`` and its aliases (a plugin skipped part-way through registering)."""
+        self._items.pop(name, None)
+        self._origins.pop(name, None)
+        self._aliases = {label: owner for label, owner in self._aliases.items() if owner != name}
+
     def get(self, name: str) -> T:
         """The item named ``name`` or one of its aliases; unknown names fail helpfully."""
         if name in self._items:

@@ -17,6 +17,7 @@ A score is a float in the reward's ``range`` or ``None`` (not applicable).
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -71,7 +72,7 @@ def validate_params(reward: Reward | type[Reward], params: BaseModel | Mapping[s
     if isinstance(params, BaseModel):
         params = params.model_dump()
     try:
-        return model.model_validate(dict(params or {}))
+        validated = model.model_validate(dict(params or {}))
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -82,6 +83,27 @@ def validate_params(reward: Reward | type[Reward], params: BaseModel | Mapping[s
         raise RewardParamsError(
             f"reward '{reward.name}': " + "; ".join(problems) + f". Allowed parameters: {allowed}."
         ) from None
+    bad = _non_finite(validated.model_dump())
+    if bad is not None:
+        raise RewardParamsError(f"reward '{reward.name}': parameter '{bad[0]}': must be a finite number, got {bad[1]!r}")
+    return validated
+
+
+def _non_finite(value: Any, where: str = "") -> tuple[str, float] | None:
+    """The first NaN or infinity in a parameter value (nested mappings and lists), with where it is."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (where, value)
+    if isinstance(value, Mapping):
+        items = ((f"{where}.{k}" if where else str(k), v) for k, v in value.items())
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for path, item in items:
+        found = _non_finite(item, path)
+        if found is not None:
+            return found
+    return None
 
 
 def reward(

@@ -57,11 +57,33 @@ class Task:
 
 @dataclass(frozen=True)
 class BadRecord:
-    """A record a data format could not turn into a Sample, and why."""
+    """A record a data format could not turn into a Sample, and why.
+
+    ``index`` is the record's position in its file (-1: a problem with the
+    whole file; a reason starting ``file skipped:`` means none of its records
+    were read). ``line`` is its line number (from 1) where the format reads
+    lines, as JSONL does.
+    """
 
     file: str
     index: int
     reason: str
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        """``file:line`` when the line is known, else ``file#index`` (``file`` for the whole file)."""
+        if self.line is not None:
+            return f"{self.file}:{self.line}"
+        return self.file if self.index < 0 else f"{self.file}#{self.index}"
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+    @property
+    def lost_file(self) -> bool:
+        """Whether none of the file's records could be read (a ``file skipped:`` problem)."""
+        return self.index < 0 and self.reason.startswith("file skipped")
 
 
 class LabelResolver(Protocol):

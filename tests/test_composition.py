@@ -19,7 +19,7 @@ from medr1_core.composition import (
     parse_reward_specs,
     to_trl_reward_funcs,
 )
-from medr1_core.errors import ConfigError
+from medr1_core.errors import ConfigError, RunFailed
 from medr1_core.parsing import make_rollouts
 from medr1_core.registry import UnknownNameError
 from medr1_core.rewards import RewardParamsError
@@ -181,8 +181,9 @@ def test_a_raising_reward_is_isolated_and_counted():
         composed.score(rollouts)
     assert composed.failures["boom"] == 2
     strict = ComposedRewards([boom()], strict=True)
-    with pytest.raises(ZeroDivisionError):
+    with pytest.raises(RunFailed, match="reward 'boom' raised ZeroDivisionError: bad rule") as err:
         strict.score(rollouts)
+    assert isinstance(err.value.__cause__, ZeroDivisionError)
 
 
 def test_wrong_number_of_scores_is_an_error_naming_the_reward():
@@ -250,7 +251,7 @@ def test_trl_function_reward_receives_trl_arguments_unchanged(tmp_path):
 
 
 def test_scores_are_coerced_and_nan_is_none():
-    @reward(name="odd", batched=True)
+    @reward(name="odd", batched=True, range=(0.0, 2.0))
     def odd(rollouts):
         return [True, math.nan, 2]
 

@@ -103,7 +103,7 @@ def test_missing_path_and_image_root_override(tmp_path):
     report = load_samples(root, image_root=tmp_path / "elsewhere")
     sample = report.samples[0]
     assert image_path(sample, sample.images[0]) == str(tmp_path / "elsewhere" / "Images/ACRIMA/im1.png")
-    assert image_path(sample, "/abs/x.png") == "/abs/x.png"
+    assert image_path(sample, "/abs/x.png", allow_outside=True) == "/abs/x.png"
 
 
 # --------------------------------------------------------------------------- splits

@@ -275,7 +275,8 @@ def test_jsonl_reads_sample_shape_and_reports_bad_lines(tmp_path):
     assert all(s.extras["image_root"] == str(tmp_path) for s in samples)
     reasons = {b.index: b.reason for b in bad}
     assert set(reasons) == {3, 4, 5, 6, 7}
-    assert "not valid JSON" in reasons[3]
+    assert "invalid JSON" in reasons[3]
+    assert {b.index: b.line for b in bad}[3] == 4 and bad[0].where == f"{file}:4"  # lines count from 1
     assert reasons[4] == "options: Input should be a valid dictionary or a valid list"
     assert "neither an option letter nor the text of one option" in reasons[5]
     assert "unknown modality 'PET-CT'" in reasons[6]

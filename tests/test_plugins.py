@@ -9,7 +9,7 @@ import pytest
 
 from medr1_core import Modality, hookimpl, reward
 from medr1_core.plugins import PluginError, PluginWarning, load_plugins
-from medr1_core.registry import DuplicateNameError, UnknownNameError
+from medr1_core.registry import UnknownNameError
 
 from helpers import run_cli
 
@@ -105,8 +105,11 @@ def test_same_name_from_two_plugins_names_both(make_distribution):
         def medr1_register_rewards(register):
             register(reward(lambda r: 0.0, name="always_one"))
 
-    with pytest.raises(DuplicateNameError, match=r"'always_one'.*medr1-one-a 1\.0.*in-process"):
-        load_plugins(extra=[("other", Other)])
+    with pytest.warns(PluginWarning, match=r"'always_one'.*medr1-one-a 1\.0.*in-process"):
+        plugins = load_plugins(extra=[("other", Other)])
+    assert "medr1-one-a" in plugins.rewards.origin("always_one")  # the first keeps it
+    with pytest.raises(PluginError, match=r"'always_one'.*medr1-one-a 1\.0.*in-process"):
+        load_plugins(extra=[("other", Other)], strict=True)
 
 
 def test_alias_claimed_by_two_modalities_is_an_error():
@@ -116,8 +119,9 @@ def test_alias_claimed_by_two_modalities_is_an_error():
         def medr1_register_modalities(register):
             register(Modality(id="pet", name="PET", aliases=("CT(Computed Tomography)",)))
 
-    with pytest.raises(DuplicateNameError, match="already claimed by 'ct'"):
-        load_plugins(extra=[("mine", Mine)])
+    with pytest.warns(PluginWarning, match="already claimed by 'ct'"):
+        plugins = load_plugins(extra=[("mine", Mine)])
+    assert "pet" not in plugins.modalities
 
 
 def test_register_with_the_wrong_type_is_reported():

@@ -113,7 +113,7 @@ def test_score_isolates_a_failing_adhoc_reward(tmp_path):
     assert json.loads(result.stdout) == {"id": "a", "rewards": {"accuracy": 1.0, "boom": None}, "total": 1.0}
     assert [line.split()[-1] for line in result.stderr.splitlines() if line.startswith("boom")] == ["1"]
     strict = invoke("rewards", "score", "--strict", "--rewards", f"{tmp_path / 'boom.py'}:boom", "--input", str(src))
-    assert strict.exit_code != 0 and isinstance(strict.exception, RuntimeError)
+    assert strict.exit_code == 1 and "reward 'boom' raised RuntimeError: bad rule" in strict.stderr
 
 
 def test_failure_warning_reaches_stderr_once_in_a_real_run(tmp_path):

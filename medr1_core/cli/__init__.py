@@ -21,7 +21,7 @@ import warnings
 import click
 
 from .._version import __version__
-from ..errors import EXIT_INTERRUPTED, EXIT_USAGE
+from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, Medr1Error
 
 #: command word -> "module:attribute" of its click command
 COMMANDS = {
@@ -66,8 +66,6 @@ class LazyGroup(click.Group):
         return sorted({*super().list_commands(ctx), *self.lazy})
 
     def invoke(self, ctx):
-        from ..errors import Medr1Error
-
         try:
             return super().invoke(ctx)
         except Medr1Error as exc:
@@ -110,9 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # click returns the code of a `ctx.exit(n)` / `Exit(n)` instead of exiting
         rv = cli.main(args=argv, prog_name="medr1", standalone_mode=False)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("medr1: interrupted; what was written so far is kept", err=True)
+    except (KeyboardInterrupt, click.exceptions.Abort) as exc:
+        cause = exc.__cause__ if isinstance(exc, click.exceptions.Abort) and exc.__cause__ else exc
+        where = f" ({cause})" if str(cause) else ""
+        click.echo(f"medr1: interrupted{where}; what was written so far is kept", err=True)
         return EXIT_INTERRUPTED
+    except Medr1Error as exc:  # raised outside a command (e.g. while finding a plugin's command)
+        click.echo(error_line(str(exc)), err=True)
+        return exc.exit_code
     except click.UsageError as exc:
         exc.show()
         return EXIT_USAGE

@@ -37,10 +37,11 @@ def inspect(path, format_, image_root, modalities, tasks, datasets, verify_image
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        checked = check_images(report.samples, on_missing="skip", verify=verify_images)
+        checked = check_images(report.samples, on_missing="skip", verify=verify_images, on_outside="skip")
     missing_files = sorted({p for _, p in checked.missing})
     summary = report.summary(missing_images=len(missing_files))
     summary["samples_missing_images"] = len({sid for sid, _ in checked.missing})
+    summary["outside_images"] = [{"sample": sid, "path": p} for sid, p in checked.outside]
     if verify_images:
         summary["unreadable_images"] = [{"path": p, "reason": r} for _, p, r in checked.unreadable]
     if as_json:
@@ -90,6 +91,10 @@ def _print_report(s: dict, missing_files: list[str]) -> None:
     echo(f"missing images:       {s['missing_images']} file(s), {s['samples_missing_images']} sample(s)")
     for path in missing_files[:5]:
         echo(f"  e.g. {path}")
+    if s.get("outside_images"):
+        echo(f"images outside the dataset folder: {len(s['outside_images'])} (refused unless --allow-outside-images)")
+        for item in s["outside_images"][:5]:
+            echo(f"  e.g. {item['path']} (sample {item['sample']})")
     if "unreadable_images" in s:
         echo(f"unreadable images:    {len(s['unreadable_images'])}")
         for item in s["unreadable_images"]:
@@ -98,7 +103,8 @@ def _print_report(s: dict, missing_files: list[str]) -> None:
         echo("")
         echo(f"bad records ({len(s['bad'])}):")
         for bad in s["bad"]:
-            where = f"{bad['file']}#{bad['index']}" if bad["index"] >= 0 else f"{bad['file']} (whole file)"
+            where = (f"{bad['file']}:{bad['line']}" if bad.get("line") else f"{bad['file']}#{bad['index']}"
+                     if bad["index"] >= 0 else f"{bad['file']} (whole file)")
             echo(f"  {where}: {bad['reason']}")
 
 

@@ -54,7 +54,12 @@ def _selection_options(fn):
                                         "default auto: the benchmark's own metric, see docs/data.md)."),
         click.option("--on-missing-image", type=click.Choice(["error", "skip"]), default="error", show_default=True,
                      help="Questions whose image file is missing: stop before generating, or skip and count them."),
-        click.option("--overwrite", is_flag=True, help="Discard earlier predictions in the output directory."),
+        click.option("--max-bad-fraction", type=click.FloatRange(0, 1), default=None, metavar="SHARE",
+                     help="Share of bad records accepted before refusing to start (default 0.1; 1: go on)."),
+        click.option("--allow-outside-images", is_flag=True,
+                     help="Let image paths be absolute or lead outside the dataset's folder."),
+        click.option("--overwrite", is_flag=True,
+                     help="Discard earlier predictions in the output directory (only the files medr1 wrote)."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
         click.option("--verbose", "-v", is_flag=True,
                      help="Also show the libraries' own progress bars (weights loading) and warnings."),
@@ -72,7 +77,8 @@ def _eval_kwargs(o: dict) -> dict:
     selection = Selection(
         format=o["format_"], image_root=o["image_root"], modalities=tuple(comma_list(o["modality"])),
         tasks=tuple(comma_list(o["task"])), datasets=tuple(comma_list(o["dataset"])), limit=o["limit"],
-        on_missing_image=o["on_missing_image"],
+        on_missing_image=o["on_missing_image"], allow_outside_images=o["allow_outside_images"],
+        **({"max_bad_fraction": o["max_bad_fraction"]} if o["max_bad_fraction"] is not None else {}),
     )
     sampling = SamplingSettings(
         max_new_tokens=o["max_new_tokens"] or DEFAULT_MAX_NEW_TOKENS, do_sample=o["do_sample"],

@@ -13,9 +13,11 @@ import click
 def plugins(ctx, as_json: bool) -> None:
     """List plugins: distribution, version and what each registered (commands included)."""
     from ..plugins import KINDS, get_plugins
+    from .output import data_stdout
 
-    ctx.find_root().command.load_plugin_commands()
-    infos = get_plugins().infos
+    with data_stdout():  # what plugins print while loading goes to stderr
+        ctx.find_root().command.load_plugin_commands()
+        infos = get_plugins().infos
     if as_json:
         click.echo(json.dumps([i.to_dict() for i in infos], indent=2))
         return

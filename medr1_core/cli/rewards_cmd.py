@@ -10,6 +10,9 @@ import click
 
 from ..samples import VARIANTS
 
+#: Default per-batch time limit of each reward, in seconds (as ``reward_time_limit`` of a training run).
+DEFAULT_TIME_LIMIT = 120.0
+
 
 @click.group()
 def rewards() -> None:
@@ -85,6 +88,30 @@ def _read(path: Path, plugins, notes: list[str]):
         yield number, sample, row["completion"]
 
 
+def _score_file(names, weights, config_path, input_path, out, variant, strict, batch_size, time_limit, notes):
+    from tqdm import tqdm
+
+    from ..composition import compose, read_config
+    from ..plugins import get_plugins
+
+    composed = compose(names, weights, read_config(config_path) if config_path else None, strict=strict,
+                       time_limit=time_limit)
+    plugins = get_plugins()
+    total_lines = sum(1 for _ in input_path.open("rb"))
+    tally = _Tally(composed, variant, out)
+    batch = []
+    with tqdm(total=total_lines, unit="line", file=sys.stderr, disable=None, desc="scoring") as bar:
+        for item in _read(input_path, plugins, notes):
+            batch.append(item)
+            if len(batch) >= batch_size:
+                tally.flush(batch)
+                bar.update(len(batch))
+                batch = []
+        tally.flush(batch)
+        bar.update(bar.total - bar.n)
+    return tally
+
+
 def _check_row(row) -> str | None:
     if not isinstance(row, dict):
         return f"expected a JSON object, got {type(row).__name__}"
@@ -153,38 +180,27 @@ class _Tally:
 @click.option("--strict", is_flag=True, help="A reward that raises stops the run (default: its scores become null).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1024, show_default=True,
               help="Completions scored per batch.")
-def score(names, weights, config_path, input_path, output_path, variant, strict, batch_size) -> None:
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIME_LIMIT,
+              show_default=True, help="Seconds a reward may take on one batch; past it, it counts as failed.")
+def score(names, weights, config_path, input_path, output_path, variant, strict, batch_size, time_limit) -> None:
     """Score completions in a JSONL file with composed rewards.
 
     Writes one line per good input line, in input order:
     {"id", "rewards": {name: score or null}, "total": weighted sum or null};
     then a summary on stderr. Bad lines are reported with their line number and skipped.
+    What rewards print goes to stderr, never among the scores.
     """
-    from tqdm import tqdm
+    from .output import data_stdout
 
-    from ..composition import compose, read_config
-    from ..plugins import get_plugins
-
-    composed = compose(names, weights, read_config(config_path) if config_path else None, strict=strict)
-    plugins = get_plugins()
     notes: list[str] = []
-    total_lines = sum(1 for _ in input_path.open("rb"))
-    out = output_path.open("w", encoding="utf-8") if output_path else sys.stdout
-    tally = _Tally(composed, variant, out)
-    try:
-        batch = []
-        with tqdm(total=total_lines, unit="line", file=sys.stderr, disable=None, desc="scoring") as bar:
-            for item in _read(input_path, plugins, notes):
-                batch.append(item)
-                if len(batch) >= batch_size:
-                    tally.flush(batch)
-                    bar.update(len(batch))
-                    batch = []
-            tally.flush(batch)
-            bar.update(bar.total - bar.n)
-    finally:
-        if output_path:
-            out.close()
+    with data_stdout() as stdout:
+        out = output_path.open("w", encoding="utf-8") if output_path else stdout
+        try:
+            tally = _score_file(names, weights, config_path, input_path, out, variant, strict, batch_size,
+                                time_limit, notes)
+        finally:
+            if output_path:
+                out.close()
     skipped = sum(1 for n in notes if ": skipped: " in n)
     for note in notes:
         click.echo(note, err=True)

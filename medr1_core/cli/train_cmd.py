@@ -33,12 +33,16 @@ def build_overrides(
         "seed": "grpo.seed",
         "on_missing_image": "on_missing_image",
         "report_to": "report_to",
+        "max_bad_fraction": "max_bad_fraction",
+        "reward_time_limit": "reward_time_limit",
     }
     for option, key in simple.items():
         if options.get(option) is not None:
             overrides[key] = options[option]
     if options.get("strict_rewards"):
         overrides["strict_rewards"] = True
+    if options.get("allow_outside_images"):
+        overrides["allow_outside_images"] = True
 
     if options.get("rewards") or options.get("reward_weights"):
         from ..composition import parse_reward_specs
@@ -72,6 +76,12 @@ def build_overrides(
 @click.option("--save-steps", type=int, help="Checkpoint every N steps.")
 @click.option("--seed", type=int)
 @click.option("--on-missing-image", type=click.Choice(["error", "skip"]))
+@click.option("--max-bad-fraction", type=float, metavar="SHARE",
+              help="Share of bad records (0-1) accepted before the run refuses to start (default 0.1; 1: go on).")
+@click.option("--allow-outside-images", is_flag=True, default=None,
+              help="Let image paths be absolute or lead outside the dataset's folder.")
+@click.option("--reward-time-limit", type=float, metavar="SECONDS",
+              help="Seconds each reward may take on a batch; past it, it counts as failed (default 120).")
 @click.option("--output-dir", help="Run directory (default: a new runs/YYYYmmdd-HHMMSS).")
 @click.option("--resume", is_flag=True, help="Continue the run in --output-dir (default: the latest under runs/) from its last checkpoint.")
 @click.option("--strict-rewards", is_flag=True, help="A reward that raises stops the run.")

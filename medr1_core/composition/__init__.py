@@ -29,9 +29,11 @@ from .config import (
 from .scoring import (
     ComposedRewards,
     RewardFailureWarning,
+    RewardInterrupted,
     RewardOutputError,
     RewardScores,
     build_rewards,
+    call_with_time_limit,
     compose,
 )
 from .trl import TRLReward, to_trl_reward_funcs
@@ -39,6 +41,6 @@ from .trl import TRLReward, to_trl_reward_funcs
 __all__ = [
     "RewardSpec", "RewardConfigError", "parse_reward_specs", "parse_weights", "specs_from_config", "read_config",
     "rebase_reward_files", "is_adhoc", "load_object", "as_reward_class", "reward_class", "TRLFunctionReward",
-    "ComposedRewards", "RewardScores", "RewardOutputError", "RewardFailureWarning", "build_rewards", "compose",
+    "ComposedRewards", "RewardScores", "RewardOutputError", "RewardFailureWarning", "RewardInterrupted", "build_rewards", "compose", "call_with_time_limit",
     "TRLReward", "to_trl_reward_funcs",
 ]

@@ -9,16 +9,30 @@ adds nothing), and ``None`` when every reward returned ``None``: exactly what
 TRL's ``GRPOTrainer`` computes (``nansum`` over rewards, all-NaN rows
 unscorable).
 
-Failure isolation: a reward that raises scores ``None`` for that batch, warns
-once with its traceback, and counts in ``composed.failures[name]``;
-``strict=True`` re-raises. Returning the wrong number of scores is always an
-error naming the reward.
+Failure isolation: a reward *fails* on a batch when it raises (``SystemExit``
+included), runs past ``time_limit`` seconds, or returns a score that is not a
+finite number within its declared ``range`` (``inf``, ``1e9`` for a 0..1
+reward, the string ``"0.7"``). A failed reward scores ``None`` for that batch,
+warns once (with the traceback when it raised), and counts in
+``composed.failures[name]``; ``strict=True`` makes it a
+:class:`~medr1_core.errors.RunFailed` naming the reward. NaN is ``None`` (not
+applicable), as in TRL. Returning the wrong number of scores is always an
+error naming the reward. ``KeyboardInterrupt`` inside a reward stops the run
+as :class:`RewardInterrupted`, naming the reward.
+
+The time limit interrupts a reward through ``SIGALRM`` when scoring runs in
+the main thread (as under TRL and ``medr1 rewards score``): Python code stops
+at once, a call into C code when it returns. Elsewhere the reward runs in a
+helper thread that is abandoned (it cannot be stopped) once past the limit.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import os
+import signal
+import threading
 import traceback
 import warnings
 from collections import Counter
@@ -26,11 +40,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import RunFailed
+from ..errors import Medr1Error, RunFailed
 from ..rewards import Reward, validate_params
 from ..samples import Rollout, Sample
 from .adhoc import reward_class
 from .config import RewardConfigError, RewardSpec, display_name, is_adhoc, parse_reward_specs, read_config
+
+
+#: The per-batch time limit of each reward medr1's commands use unless told otherwise, in seconds.
+DEFAULT_TIME_LIMIT = 120.0
 
 
 class RewardOutputError(RunFailed):
@@ -38,7 +56,54 @@ class RewardOutputError(RunFailed):
 
 
 class RewardFailureWarning(UserWarning):
-    """A reward raised; its scores for that batch are ``None``."""
+    """A reward failed on a batch (raised, ran too long, or returned a bad score); its scores are ``None``."""
+
+
+class RewardInterrupted(KeyboardInterrupt):
+    """``KeyboardInterrupt`` inside a reward; the message names it."""
+
+
+class RewardTimeLimit(RunFailed):
+    """A reward ran past its per-batch time limit."""
+
+
+class RewardScoreError(RunFailed):
+    """A reward returned a score that is not a finite number within its range."""
+
+
+def call_with_time_limit(call: Callable[[], Any], seconds: float | None) -> Any:
+    """``call()``, stopped with :class:`RewardTimeLimit` after ``seconds`` (``None``: no limit); see the module doc."""
+    if seconds is None:
+        return call()
+    main = threading.current_thread() is threading.main_thread()
+    if main and hasattr(signal, "setitimer") and signal.getitimer(signal.ITIMER_REAL)[0] == 0:
+        def on_alarm(signum, frame):
+            raise RewardTimeLimit()
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return call()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, daemon=True, name="medr1-reward")
+    worker.start()
+    worker.join(seconds)
+    if not outcome:
+        raise RewardTimeLimit()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
 
 
 @dataclass
@@ -65,6 +130,7 @@ class ComposedRewards:
         names: Sequence[str] | None = None,
         *,
         strict: bool = False,
+        time_limit: float | None = None,
     ):
         self.rewards = list(rewards)
         self.names = list(names) if names is not None else [r.name for r in self.rewards]
@@ -75,7 +141,10 @@ class ComposedRewards:
             )
         if len(set(self.names)) != len(self.names):
             raise RewardConfigError(f"reward names must be distinct, got {self.names}")
+        if time_limit is not None and not (math.isfinite(time_limit) and time_limit > 0):
+            raise RewardConfigError(f"the reward time limit must be a finite number of seconds above 0, got {time_limit}")
         self.strict = strict
+        self.time_limit = time_limit
         self.failures: Counter[str] = Counter()
         self._warned: set[str] = set()
 
@@ -83,42 +152,55 @@ class ComposedRewards:
         inner = ", ".join(f"{n}*{w:g}" for n, w in zip(self.names, self.weights))
         return f"<ComposedRewards {inner}>"
 
-    def guarded(self, name: str, call: Callable[[], Sequence], n: int) -> list[float | None]:
-        """Run ``call`` (one reward on ``n`` rollouts) with failure isolation.
+    def guarded(self, name: str, call: Callable[[], Sequence], n: int,
+                reward_range: tuple[float, float] = (-math.inf, math.inf)) -> list[float | None]:
+        """Run ``call`` (one reward on ``n`` rollouts) with failure isolation (see the module doc).
 
-        Scores are coerced to ``float`` (NaN becomes ``None``). A wrong count
-        raises :class:`RewardOutputError`; anything else that goes wrong gives
+        A wrong count raises :class:`RewardOutputError`; a failure gives
         ``[None] * n``, one warning per reward, and ``failures[name] += 1``
-        (or re-raises when strict).
+        (or :class:`~medr1_core.errors.RunFailed` when strict).
         """
         try:
-            raw = call()
+            raw = call_with_time_limit(call, self.time_limit)
             scores = list(raw) if raw is not None else None
             if scores is None or len(scores) != n:
                 got = "None" if scores is None else f"{len(scores)} scores"
                 raise RewardOutputError(f"reward '{name}' returned {got} for {n} completions")
-            return [_as_score(s, name) for s in scores]
+            return [_as_score(s, reward_range) for s in scores]
         except RewardOutputError:
             raise
-        except Exception as exc:
-            if self.strict:
-                raise
-            self.failures[name] += 1
-            if name not in self._warned:
-                self._warned.add(name)
-                warnings.warn(
-                    f"reward '{name}' raised {type(exc).__name__}: {exc}; its scores for this batch are None "
-                    f"(further failures are counted, not shown; strict mode re-raises)\n"
-                    + "".join(traceback.format_exception(exc)).rstrip(),
-                    RewardFailureWarning,
-                    stacklevel=2,
-                )
+        except KeyboardInterrupt as exc:
+            raise RewardInterrupted(f"in reward '{name}'") from exc
+        except (Exception, SystemExit) as exc:
+            self._failed(name, n, exc)
             return [None] * n
+
+    def _failed(self, name: str, n: int, exc: BaseException) -> None:
+        if isinstance(exc, RewardTimeLimit):
+            what = f"ran past its time limit of {self.time_limit:g} s on a batch of {n}"
+        elif isinstance(exc, RewardScoreError):
+            what = f"returned {exc}"
+        else:
+            what = f"raised {type(exc).__name__}: {exc}"
+        if self.strict:
+            raise RunFailed(f"reward '{name}' {what} (strict mode stops the run)") from exc
+        self.failures[name] += 1
+        if name in self._warned:
+            return
+        self._warned.add(name)
+        detail = "" if isinstance(exc, (RewardTimeLimit, RewardScoreError)) else (
+            "\n" + "".join(traceback.format_exception(exc)).rstrip())
+        warnings.warn(
+            f"reward '{name}' {what}; its scores for this batch are None "
+            f"(further failures are counted, not shown; strict mode stops the run){detail}",
+            RewardFailureWarning,
+            stacklevel=3,
+        )
 
     def score_one(self, index: int, rollouts: Sequence[Rollout]) -> list[float | None]:
         """Scores of reward number ``index`` for ``rollouts``, isolated."""
         r = self.rewards[index]
-        return self.guarded(self.names[index], lambda: r.score(rollouts), len(rollouts))
+        return self.guarded(self.names[index], lambda: r.score(rollouts), len(rollouts), tuple(r.range))
 
     def score(self, rollouts: Sequence[Rollout]) -> RewardScores:
         """Every reward once on ``rollouts``, and the weighted totals."""
@@ -146,32 +228,47 @@ class ComposedRewards:
         return out
 
 
-def _as_score(value: Any, name: str) -> float | None:
+def _as_score(value: Any, reward_range: tuple[float, float]) -> float | None:
+    """``value`` as a score: ``None`` (NaN too), or a finite float within ``reward_range``; else RewardScoreError."""
     if value is None:
         return None
-    if isinstance(value, bool):
-        return float(value)
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"reward '{name}' returned {value!r}; a score must be a number or None") from None
-    return None if math.isnan(f) else f
+    if not isinstance(value, numbers.Real) and callable(getattr(value, "item", None)):
+        value = value.item()  # numpy / torch scalars
+    if not isinstance(value, numbers.Real):
+        raise RewardScoreError(f"{value!r} ({type(value).__name__}); a score must be a number or None")
+    f = float(value)
+    if math.isnan(f):
+        return None
+    low, high = reward_range
+    if not math.isfinite(f):
+        raise RewardScoreError(f"{f}, not a finite number")
+    if not low <= f <= high:
+        raise RewardScoreError(f"{f:g}, outside its declared range [{low:g}, {high:g}]")
+    return f
 
 
-def build_rewards(specs: Iterable[RewardSpec], *, strict: bool = False, plugins=None) -> ComposedRewards:
+def build_rewards(specs: Iterable[RewardSpec], *, strict: bool = False, plugins=None,
+                  time_limit: float | None = None) -> ComposedRewards:
     """Resolve and instantiate each spec (params validated now), in order.
 
     An ad-hoc reward named only by its reference is logged under the Reward's
-    own ``name`` (a ``@reward(name=...)``), else its attribute name.
+    own ``name`` (a ``@reward(name=...)``), else its attribute name. A reward
+    whose constructor breaks is a :class:`RewardConfigError` naming it.
     """
     instances, names, weights = [], [], []
     for spec in specs:
         cls = reward_class(spec.reward, plugins)
-        instances.append(cls(validate_params(cls, spec.params)))
+        params = validate_params(cls, spec.params)
+        try:
+            instances.append(cls(params))
+        except Medr1Error:
+            raise
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's bug, told in one line
+            raise RewardConfigError(f"reward '{spec.name}' could not start: {type(exc).__name__}: {exc}") from exc
         implicit = is_adhoc(spec.reward) and spec.name == display_name(spec.reward)
         names.append(cls.name if implicit and cls.name else spec.name)
         weights.append(spec.weight)
-    return ComposedRewards(instances, weights, names, strict=strict)
+    return ComposedRewards(instances, weights, names, strict=strict, time_limit=time_limit)
 
 
 def compose(
@@ -180,6 +277,7 @@ def compose(
     config: Mapping[str, Any] | Sequence | str | os.PathLike | None = None,
     *,
     strict: bool = False,
+    time_limit: float | None = None,
 ) -> ComposedRewards:
     """One call from CLI-style arguments to built rewards.
 
@@ -187,4 +285,4 @@ def compose(
     """
     if isinstance(config, (str, os.PathLike)):
         config = read_config(config)
-    return build_rewards(parse_reward_specs(rewards, weights, config), strict=strict)
+    return build_rewards(parse_reward_specs(rewards, weights, config), strict=strict, time_limit=time_limit)

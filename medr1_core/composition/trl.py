@@ -122,6 +122,7 @@ class TRLReward:
                 name,
                 lambda: reward.trl_fn(prompts=prompts, completions=completions, completion_ids=completion_ids, **kwargs),
                 len(completions),
+                tuple(reward.range),
             )
         else:
             scores = composed.score_one(self.index, self.batch.rollouts(prompts, completions, kwargs))

@@ -50,6 +50,10 @@ MAX_IMAGE_WARNINGS = 20
 class MissingImagesError(DataError):
     """Image files that do not exist, found before training starts."""
 
+
+class OutsideImagesError(DataError):
+    """Image paths that are absolute or lead outside the dataset's folder, found before a run starts."""
+
 #: How images are prepared for a sample with no (or an unknown) modality.
 DEFAULT_MODALITY = Modality(id="default", name="default")
 
@@ -223,17 +227,28 @@ def _window(ds) -> tuple[float | None, float | None]:
 # --------------------------------------------------------------------------- a sample's images
 
 
-def image_path(sample: Sample, path: str, image_root: str | os.PathLike | None = None) -> str:
+def image_path(sample: Sample, path: str, image_root: str | os.PathLike | None = None, *,
+               allow_outside: bool = False) -> str:
     """Where ``path`` (one of ``sample.images``) is on disk.
 
-    Absolute paths stay; relative ones join ``image_root``, else the root the
-    format recorded in ``sample.extras["image_root"]`` (e.g. the OmniMedVQA
-    folder), else the current directory.
+    Relative paths join ``image_root``, else the root the format recorded in
+    ``sample.extras["image_root"]`` (e.g. the OmniMedVQA folder), else the
+    current directory. Where there is such a root, the path must stay inside
+    it: ``../../etc/passwd`` and absolute paths elsewhere raise
+    :class:`ImageError` unless ``allow_outside`` (the check is on the path as
+    written, so symbolic links inside the folder are followed as usual).
     """
-    if os.path.isabs(path):
-        return path
     root = image_root if image_root is not None else sample.extras.get("image_root")
-    return os.path.join(root, path) if root else path
+    if not root:
+        return path
+    root = os.fspath(root)
+    full = path if os.path.isabs(path) else os.path.normpath(os.path.join(root, path))
+    if not allow_outside:
+        base = os.path.abspath(root)
+        if os.path.commonpath([base, os.path.abspath(full)]) != base:
+            what = "an absolute path outside" if os.path.isabs(path) else "outside"
+            raise ImageError(path, f"{what} the dataset folder {root} (allow it with --allow-outside-images)")
+    return full
 
 
 @dataclass
@@ -244,10 +259,13 @@ class ImageCheck:
     samples: list[Sample]
     missing: list[tuple[str, str]] = field(default_factory=list)
     unreadable: list[tuple[str, str, str]] = field(default_factory=list)
+    outside: list[tuple[str, str]] = field(default_factory=list)
+    """``(sample id, path as written)`` of image paths outside the dataset folder."""
 
     @property
     def skipped(self) -> int:
-        return len({sid for sid, *_ in self.missing} | {sid for sid, *_ in self.unreadable})
+        return len({sid for sid, *_ in self.missing} | {sid for sid, *_ in self.unreadable}
+                   | {sid for sid, _ in self.outside})
 
 
 def check_images(
@@ -256,8 +274,14 @@ def check_images(
     *,
     on_missing: Literal["error", "skip"] = "error",
     verify: bool = False,
+    allow_outside: bool = False,
+    on_outside: Literal["error", "skip"] = "error",
 ) -> ImageCheck:
-    """Check, before training, that every sample's image files exist.
+    """Check, before training, that every sample's image files exist, inside the dataset's folder.
+
+    An image path outside the folder (see :func:`image_path`) raises
+    :class:`OutsideImagesError` naming the first ones, unless
+    ``allow_outside``; ``on_outside="skip"`` skips and lists them instead.
 
     ``on_missing="error"`` raises :class:`MissingImagesError` with the count and
     the first paths; ``"skip"`` drops those samples with a :class:`DataWarning`
@@ -272,7 +296,12 @@ def check_images(
     for sample in samples:
         ok = True
         for image in sample.images:
-            full = image_path(sample, image, image_root)
+            try:
+                full = image_path(sample, image, image_root, allow_outside=allow_outside)
+            except ImageError:
+                result.outside.append((sample.id, image))
+                ok = False
+                continue
             present = exists.get(full)
             if present is None:
                 present = exists[full] = _present(full)
@@ -286,6 +315,13 @@ def check_images(
                     ok = False
         if ok:
             result.samples.append(sample)
+    if result.outside and on_outside == "error":
+        listing = "\n".join(f"  {path} (sample {sid})" for sid, path in result.outside[:5])
+        raise OutsideImagesError(
+            f"{len(result.outside)} image path(s) are absolute or lead outside the dataset folder, e.g.:\n{listing}\n"
+            "medr1 opens only images inside the dataset's folder (or --image-root); if these paths are meant, "
+            "pass --allow-outside-images (config: allow_outside_images: true)."
+        )
     problems = len(result.missing) + len(result.unreadable)
     if problems:
         first = (result.missing + [(sid, p) for sid, p, _ in result.unreadable])[:5]

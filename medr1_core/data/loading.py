@@ -115,7 +115,7 @@ class LoadReport:
             "answer_letters": self.answer_letters(),
             "merged": self.merged,
             "excluded": self.excluded,
-            "bad": [{"file": b.file, "index": b.index, "reason": b.reason} for b in self.bad],
+            "bad": [{"file": b.file, "index": b.index, "line": b.line, "reason": b.reason} for b in self.bad],
         }
         if missing_images is not None:
             out["missing_images"] = missing_images

@@ -8,8 +8,14 @@ run, so the same flags select the same questions:
 2. keep the modalities, tasks and source datasets asked for (:func:`select`);
 3. keep the first of each id (:func:`first_of_each_id`);
 4. keep a seeded random subset of ``limit`` (:func:`seeded_subset`);
-5. check that their image files exist
+5. check that their image files exist and lie inside the dataset's folder
    (:func:`~medr1_core.data.images.check_images`: stop, or skip and count).
+
+Bad records are never dropped silently: they are counted, the first few are
+named with ``file:line`` in :attr:`Chosen.messages`, and when more than
+``max_bad_fraction`` of the records read are bad, or a whole file could not be
+read, the run refuses to start (:class:`~medr1_core.errors.DataError`) unless
+told to go on (``--max-bad-fraction 1``).
 
 What was left out, and why, is counted in :attr:`Chosen.skipped` and said in
 :attr:`Chosen.messages`.
@@ -26,6 +32,11 @@ from typing import TYPE_CHECKING, Literal
 from ..errors import DataError
 from ..registry import comma_list, normalise_label
 from ..samples import Sample
+
+#: The share of bad records a run accepts by default before it refuses to start.
+DEFAULT_MAX_BAD_FRACTION = 0.1
+#: How many bad records :func:`choose_samples` names in its message.
+BAD_EXAMPLES = 5
 
 if TYPE_CHECKING:
     from ..plugins import Plugins
@@ -110,6 +121,9 @@ class Selection:
     dataset names (each empty: all); ``limit`` keeps a random subset of that
     many, chosen with ``seed`` (the same every run); ``on_missing_image``
     stops (``error``) or skips and counts questions whose image file is missing.
+    ``max_bad_fraction`` is the share of bad records (0..1) a run accepts
+    before refusing to start; ``allow_outside_images`` lets image paths be
+    absolute or leave the dataset's folder.
     """
 
     format: str | None = None
@@ -120,6 +134,8 @@ class Selection:
     limit: int | None = None
     seed: int = 0
     on_missing_image: Literal["error", "skip"] = "error"
+    max_bad_fraction: float = DEFAULT_MAX_BAD_FRACTION
+    allow_outside_images: bool = False
 
     def __post_init__(self) -> None:
         for name in ("modalities", "tasks", "datasets"):
@@ -128,6 +144,8 @@ class Selection:
             raise DataError(f"--limit must be at least 1, got {self.limit}")
         if self.on_missing_image not in ("error", "skip"):
             raise DataError(f"--on-missing-image must be 'error' or 'skip', got {self.on_missing_image!r}")
+        if not (isinstance(self.max_bad_fraction, (int, float)) and 0 <= self.max_bad_fraction <= 1):
+            raise DataError(f"--max-bad-fraction must be a number from 0 to 1, got {self.max_bad_fraction!r}")
 
 
 @dataclass
@@ -172,9 +190,7 @@ def choose_samples(
         samples = chosen.loaded.samples
         if chosen.loaded.bad:
             chosen.skipped["bad_records"] = len(chosen.loaded.bad)
-            chosen.messages.append(
-                f"{len(chosen.loaded.bad)} record(s) of {data} could not be read (see `medr1 data inspect`)"
-            )
+            chosen.messages.append(check_bad_records(chosen.loaded, data, sel.max_bad_fraction))
         for kind, labels in chosen.loaded.unmapped_labels().items():
             shown = ", ".join(repr(label) for label in list(labels)[:5])
             chosen.messages.append(
@@ -188,7 +204,8 @@ def choose_samples(
         chosen.messages.append(f"{repeated} question(s) repeat an id already seen; only the first is used")
     subset = seeded_subset(unique, sel.limit, sel.seed)
     chosen.excluded = len(samples) - len(picked) + len(unique) - len(subset)
-    checked = check_images(subset, sel.image_root, on_missing=sel.on_missing_image)
+    checked = check_images(subset, sel.image_root, on_missing=sel.on_missing_image,
+                           allow_outside=sel.allow_outside_images)
     if checked.skipped:
         chosen.skipped["missing_images"] = checked.skipped
         chosen.messages.append(f"{checked.skipped} question(s) skipped: image file(s) missing")
@@ -196,3 +213,21 @@ def choose_samples(
     if chosen.loaded is not None:
         chosen.loaded.excluded = chosen.excluded
     return chosen
+
+
+def check_bad_records(loaded: "LoadReport", data, max_bad_fraction: float) -> str:
+    """The message naming ``loaded``'s bad records; :class:`DataError` if there are too many to go on."""
+    bad = loaded.bad
+    total = len(bad) + len(loaded.samples)
+    examples = "; ".join(str(b) for b in bad[:BAD_EXAMPLES]) + ("; ..." if len(bad) > BAD_EXAMPLES else "")
+    share = len(bad) / total if total else 1.0
+    lost = [b.file for b in bad if b.lost_file]
+    summary = f"{len(bad)} of {total} records ({share:.0%}) of {data} could not be read"
+    if share > max_bad_fraction or (lost and max_bad_fraction < 1):
+        why = (f"more than max_bad_fraction={max_bad_fraction:g} allows" if share > max_bad_fraction
+               else f"whole file(s) could not be read: {', '.join(lost[:3])}")
+        raise DataError(
+            f"{summary}: {why}. E.g. {examples}. Fix the data (`medr1 data inspect` lists every bad record), "
+            "or go on without them with --max-bad-fraction 1 (config: max_bad_fraction: 1)"
+        )
+    return f"{summary}; skipped: {examples} (`medr1 data inspect` lists them all)"

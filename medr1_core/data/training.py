@@ -133,8 +133,12 @@ def training_dataset(
     plugins: "Plugins | None" = None,
     variant: str = "think",
     image_root: str | os.PathLike | None = None,
+    allow_outside: bool = False,
 ) -> "datasets.Dataset":
     """A ``datasets.Dataset`` for TRL's GRPOTrainer whose images are decoded only when a row is read.
+
+    Image paths must stay inside the dataset's folder unless ``allow_outside``
+    (see :func:`~medr1_core.data.images.image_path`).
 
     Each row has:
 
@@ -178,7 +182,7 @@ def training_dataset(
     for index, sample in enumerate(samples):
         for key, value in sample.to_row().items():
             columns[key].append(value)
-        paths = [image_path(sample, p, image_root) for p in sample.images]
+        paths = [image_path(sample, p, image_root, allow_outside=allow_outside) for p in sample.images]
         columns["image_paths"].append(paths)
         columns["volume"].append(json.dumps(volume_settings(sample).to_dict()) if any(map(is_volume, paths)) else None)
         columns["_row"].append(index)

@@ -220,8 +220,11 @@ def generalization_matrix(
         raise EvalError(f"--by must be one of {', '.join(BY)}, got {by!r}")
     if base is not None and base_name in models:
         raise EvalError(f"the base model's name {base_name!r} is also one of --models; pick another --base-name")
+    from ..train.run_dir import claim_run_dir
+
     plugins = plugins or get_plugins()
     out = Path(output_dir)
+    claim_run_dir(out, "eval-matrix")  # medr1's own folder (a folder of the user's files is refused)
     todo = dict(models)
     if base is not None:
         todo[base_name] = base

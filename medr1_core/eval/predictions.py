@@ -4,11 +4,22 @@ Appended as batches finish, so an interrupted evaluation resumes where it
 stopped. Read with the one JSON-lines policy of :mod:`medr1_core.files`: a
 half-written last line (a crash) or any other bad line is reported with its
 line number, never dropped silently; the first record of an id wins.
+
+Each record carries what produced it: ``weights`` (:func:`model_fingerprint`:
+a hash of the model's weight files, or the hub revision) and ``key``
+(:func:`prediction_key`: those weights, the prompt variant, the decoding
+settings and the question's content: text, options, answer, images, modality,
+task). A resumed evaluation reuses a record only when its key is the one the
+question has now; the others are moved to ``predictions.superseded.jsonl``
+(:func:`supersede`: kept, never deleted) and answered again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import hashlib
+import json
+import os
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +27,12 @@ from typing import Any
 from ..files import append_jsonl, drop_partial_tail, read_jsonl
 
 PREDICTIONS_FILE = "predictions.jsonl"
+SUPERSEDED_FILE = "predictions.superseded.jsonl"
+#: the files of a model folder whose bytes are its weights (and what reads them)
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".msgpack", ".h5")
 
-__all__ = ["PREDICTIONS_FILE", "PredictionsFile", "read_predictions", "append_predictions", "drop_partial_tail"]
+__all__ = ["PREDICTIONS_FILE", "SUPERSEDED_FILE", "PredictionsFile", "read_predictions", "append_predictions",
+           "drop_partial_tail", "model_fingerprint", "prediction_key", "supersede"]
 
 
 @dataclass
@@ -64,3 +79,69 @@ def read_predictions(path: str | Path) -> PredictionsFile:
 def append_predictions(path: str | Path, records: Iterable[Mapping[str, Any]]) -> None:
     """Append records to ``predictions.jsonl``, one JSON line each, flushed to disk."""
     append_jsonl(path, records)
+
+
+def _file_digest(path: Path, known: Mapping[str, Any]) -> str:
+    """sha256 of ``path``, reused from ``known[name]`` when its size and modification time are unchanged."""
+    stat = path.stat()
+    seen = known.get(path.name)
+    if isinstance(seen, list) and seen[:2] == [stat.st_size, stat.st_mtime_ns]:
+        return seen[2]
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def model_fingerprint(source: str, known: Mapping[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """What identifies the weights at ``source``, and the per-file digests to remember (for ``known`` next time).
+
+    A local folder: a hash of its weight files' contents (and ``config.json``),
+    re-hashing only files whose size or modification time changed. A hub id:
+    ``hub:<id>@<revision>`` of the locally cached snapshot (``hub:<id>`` when
+    none is cached).
+    """
+    known = known or {}
+    path = Path(source)
+    if path.is_dir():
+        digests: dict[str, Any] = {}
+        whole = hashlib.sha256()
+        for file in sorted(path.iterdir()):
+            if file.is_file() and (file.suffix in WEIGHT_SUFFIXES or file.name == "config.json"):
+                digest = _file_digest(file, known)
+                stat = file.stat()
+                digests[file.name] = [stat.st_size, stat.st_mtime_ns, digest]
+                whole.update(f"{file.name}\0{digest}\n".encode())
+        return f"sha256:{whole.hexdigest()[:20]}", digests
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(source, "config.json")
+    except Exception:  # noqa: BLE001 - no hub library or a malformed id: the id alone
+        cached = None
+    revision = Path(cached).parent.name if isinstance(cached, (str, os.PathLike)) else None
+    return (f"hub:{source}@{revision}" if revision else f"hub:{source}"), {}
+
+
+def prediction_key(sample, weights: str, variant: str, sampling: Mapping[str, Any]) -> str:
+    """The key of a prediction: the weights, variant and decoding settings, and the question as asked."""
+    content = {"question": sample.question, "options": sample.options, "answer": sample.answer,
+               "images": list(sample.images), "modality": sample.modality, "task": sample.task}
+    text = json.dumps([weights, variant, dict(sampling), content], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def supersede(path: str | Path, ids_and_keys: Mapping[str, str], *, keep: Collection[str] = ()) -> list[dict]:
+    """Move the records of ``path`` whose id is in ``ids_and_keys`` but whose key is not the one given there
+    to :data:`SUPERSEDED_FILE` beside it; returns them. The file is rewritten whole (atomically)."""
+    path = Path(path)
+    found = read_jsonl(path, missing_ok=True)
+    stale = {r.line for r in found.records if isinstance(r.value, dict) and r.value.get("id") in ids_and_keys
+             and r.value.get("key") != ids_and_keys[r.value["id"]] and r.value.get("id") not in keep}
+    if not stale:
+        return []
+    moved = [r.value for r in found.records if r.line in stale]
+    append_jsonl(path.with_name(SUPERSEDED_FILE), moved)
+    kept = [line for number, line in enumerate(path.read_bytes().splitlines(keepends=True), 1) if number not in stale]
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(b"".join(kept))
+    os.replace(tmp, path)
+    return moved

@@ -5,9 +5,14 @@
 1. the questions are chosen by :func:`medr1_core.data.choose_samples` (the
    selection, de-duplication, subset and image check ``medr1 train`` runs), so
    the same flags select the same questions;
-2. ``eval_config.json`` records the model and settings; predictions of
-   different models or settings are never mixed in one directory;
-3. questions already in ``predictions.jsonl`` are skipped (resume);
+2. the output directory must be a new or empty folder or an earlier
+   evaluation (a folder of the user's own files is refused), and is locked
+   while the evaluation runs; ``eval_config.json`` records the model and
+   settings: predictions of different models or settings are never mixed in
+   one directory, and ``--overwrite`` deletes only the files medr1 wrote;
+3. questions already in ``predictions.jsonl`` are skipped (resume) when the
+   same weights, decoding settings and question produced them (each record's
+   ``key``, :mod:`medr1_core.eval.predictions`); the rest are answered again;
 4. the rest are generated in batches, their images opened exactly as for
    training (:func:`medr1_core.data.images.open_sample_images`; an unreadable
    image skips and counts its question), each completion scored with the
@@ -33,14 +38,23 @@ from ..data.selection import Selection
 from ..errors import UsageError
 from ..files import drop_partial_tail
 from ..report import REPORT_FILE
+from ..train.run_dir import claim_run_dir, locked, write_atomic
 from .generation import DEFAULT_BATCH_SIZE, SamplingSettings
-from .predictions import PREDICTIONS_FILE, append_predictions, read_predictions
+from .predictions import (
+    PREDICTIONS_FILE,
+    SUPERSEDED_FILE,
+    append_predictions,
+    model_fingerprint,
+    prediction_key,
+    read_predictions,
+    supersede,
+)
 from .results import HEATMAP_PNG, RESULTS_JSON, RESULTS_MD, write_results
 from .stats import summarize
 
 EVAL_CONFIG = "eval_config.json"
 #: the files an evaluation writes into its output directory (``--overwrite`` removes these, nothing else)
-EVAL_FILES = (PREDICTIONS_FILE, RESULTS_JSON, RESULTS_MD, HEATMAP_PNG, EVAL_CONFIG, REPORT_FILE)
+EVAL_FILES = (PREDICTIONS_FILE, SUPERSEDED_FILE, RESULTS_JSON, RESULTS_MD, HEATMAP_PNG, EVAL_CONFIG, REPORT_FILE)
 
 
 class EvalError(UsageError, ValueError):
@@ -67,17 +81,17 @@ class EvalReport:
 
 
 def _check_eval_config(out: Path, config: dict[str, Any], overwrite: bool) -> None:
-    """Refuse to mix predictions of different models/settings in one directory."""
+    """Refuse to mix predictions of different models/settings in one directory; remember the weights' digests."""
     path = out / EVAL_CONFIG
+    try:
+        old = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:
+        old = {}
+    config["weights"], config["weight_files"] = model_fingerprint(config["model_source"], old.get("weight_files"))
     if overwrite:
         for name in EVAL_FILES:
             (out / name).unlink(missing_ok=True)
     elif path.exists() and (out / PREDICTIONS_FILE).exists():
-        try:
-            old = json.loads(path.read_text())
-        except ValueError:
-            old = {}
-
         def flat(c: Mapping[str, Any]) -> dict[str, Any]:
             return {"model": c.get("model_source"), "variant": c.get("variant"), **(c.get("sampling") or {}),
                     "accuracy": c.get("accuracy") or {}}
@@ -89,12 +103,13 @@ def _check_eval_config(out: Path, config: dict[str, Any], overwrite: bool) -> No
                 f"{out} holds predictions made with other settings ({'; '.join(diffs)}). "
                 "Use another --output-dir, or --overwrite to start again."
             )
-    out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config, indent=2) + "\n")
+    write_atomic(path, json.dumps(config, indent=2) + "\n")
 
 
-def prediction_record(rollout, score: float | None, images: Sequence[str] | None = None) -> dict[str, Any]:
-    """One line of ``predictions.jsonl`` for a scored rollout (``images``: the image paths as opened)."""
+def prediction_record(rollout, score: float | None, images: Sequence[str] | None = None, weights: str | None = None,
+                      key: str | None = None) -> dict[str, Any]:
+    """One line of ``predictions.jsonl`` for a scored rollout (``images``: the image paths as opened;
+    ``weights`` and ``key``: what produced it)."""
     s, c = rollout.sample, rollout.completion
     return {
         "id": s.id,
@@ -113,6 +128,8 @@ def prediction_record(rollout, score: float | None, images: Sequence[str] | None
         "well_formed": c.well_formed,
         "score": score,
         "correct": score is not None and score >= 1.0 - 1e-9,
+        "weights": weights,
+        "key": key,
     }
 
 
@@ -135,6 +152,9 @@ class _Generation:
     correct: int = 0
     unreadable: int = 0
     paths: dict[str, list[str]] = field(default_factory=dict)
+    allow_outside: bool = False
+    weights: str | None = None
+    keys: dict[str, str] = field(default_factory=dict)
 
     def _prepare(self, samples: Sequence) -> tuple[list, list, list]:
         from ..data.images import MAX_IMAGE_WARNINGS, ImageError, image_path, modality_spec, open_sample_images
@@ -146,7 +166,7 @@ class _Generation:
         self.paths = {}
         for s in samples:
             try:
-                paths = [image_path(s, p, self.image_root) for p in s.images]
+                paths = [image_path(s, p, self.image_root, allow_outside=self.allow_outside) for p in s.images]
                 pics = open_sample_images(paths, modality_spec(modalities, s.modality), volume_settings(s))
             except ImageError as exc:  # one unreadable image never kills a run
                 self.unreadable += 1
@@ -170,8 +190,9 @@ class _Generation:
             if batch:
                 rollouts = make_rollouts(batch, generator.generate(conversations, images), self.variant)
                 scores = accuracy.score(rollouts)
-                append_predictions(self.preds_path, [prediction_record(r, sc, self.paths.get(r.sample.id))
-                                                     for r, sc in zip(rollouts, scores)])
+                append_predictions(self.preds_path, [
+                    prediction_record(r, sc, self.paths.get(r.sample.id), self.weights, self.keys.get(r.sample.id))
+                    for r, sc in zip(rollouts, scores)])
                 self.generated += len(batch)
                 self.correct += sum(1 for sc in scores if sc is not None and sc >= 1.0 - 1e-9)
                 bar.set_postfix_str(f"accuracy {100 * self.correct / self.generated:.1f}% of {self.generated} "
@@ -226,14 +247,23 @@ def evaluate(
     if not chosen.samples:
         raise EvalError(f"no questions to evaluate in --data {data} after filtering")
     out = Path(output_dir)
+    claim_run_dir(out, "eval")
+    with locked(out, "medr1 eval"):
+        return _evaluate_into(out, model, data, resolved, variant, chosen, selection, sampling, batch_size, backend,
+                              device, dtype, overwrite, progress, generator, plugins)
+
+
+def _evaluate_into(out, model, data, resolved, variant, chosen, selection, sampling, batch_size, backend, device,
+                   dtype, overwrite, progress, generator, plugins) -> EvalReport:
     source = _source_label(resolved.source)
     accuracy_params = dict(accuracy_params or {})
     plugins.rewards.get("accuracy")(accuracy_params)  # bad parameters fail now, naming the parameter
-    _check_eval_config(out, {"model": model, "model_source": source, "variant": variant,
-                             "sampling": sampling.to_dict(), "backend": backend, "accuracy": accuracy_params},
-                       overwrite)
+    config = {"model": model, "model_source": source, "variant": variant, "sampling": sampling.to_dict(),
+              "backend": backend, "accuracy": accuracy_params}
+    _check_eval_config(out, config, overwrite)
     state = _Generation(plugins, variant, selection.image_root, out / PREDICTIONS_FILE, list(chosen.messages),
-                        accuracy_params)
+                        accuracy_params, allow_outside=selection.allow_outside_images, weights=config["weights"])
+    state.keys = {s.id: prediction_key(s, config["weights"], variant, config["sampling"]) for s in chosen.samples}
     todo, resumed = _resume(state, chosen.samples)
     counts = [image_count(s) for s in todo]  # bad volume settings fail here, before any generation
     if todo:
@@ -245,12 +275,11 @@ def evaluate(
         with _progress(len(chosen.samples), resumed, enabled=progress) as bar:
             state.run(todo, generator, batch_size, bar)
     skipped = dict(chosen.skipped) | ({"unreadable_images": state.unreadable} if state.unreadable else {})
-    ids = {s.id for s in chosen.samples}
-    predictions = [p for p in read_predictions(state.preds_path).records if p["id"] in ids]
+    predictions = [p for p in read_predictions(state.preds_path).records if state.keys.get(p["id"]) == p.get("key")]
     results = {
-        "model": model, "model_source": source, "data": data, "format": selection.format, "variant": variant,
-        "backend": backend, "sampling": sampling.to_dict(), "accuracy": accuracy_params,
-        "open_metric": accuracy_params.get("open_metric", "auto"),
+        "model": model, "model_source": source, "weights": config["weights"], "data": data,
+        "format": selection.format, "variant": variant, "backend": backend, "sampling": sampling.to_dict(),
+        "accuracy": accuracy_params, "open_metric": accuracy_params.get("open_metric", "auto"),
         "filters": {"modality": _ids(plugins.modalities, selection.modalities),
                     "task": _ids(plugins.tasks, selection.tasks), "dataset": list(selection.datasets),
                     "limit": selection.limit},
@@ -283,7 +312,17 @@ def _resume(state: _Generation, selected: Sequence) -> tuple[list, int]:
     for number, reason in existing.bad_lines:
         state.messages.append(f"{state.preds_path}:{number}: {reason}; that question will be answered again")
     drop_partial_tail(state.preds_path)
-    done = existing.ids
+    moved = supersede(state.preds_path, state.keys)
+    if moved:
+        other = sum(1 for r in moved if r.get("weights") != state.weights)
+        if other:
+            state.messages.append(f"{other} saved prediction(s) were made by other weights (the model at this path "
+                                  f"changed since): answered again; the old ones are in {SUPERSEDED_FILE}")
+        if len(moved) > other:
+            state.messages.append(f"{len(moved) - other} question(s) changed since they were answered (same id, new "
+                                  f"text, options, answer or images): answered again; the old answers are in "
+                                  f"{SUPERSEDED_FILE}")
+    done = read_predictions(state.preds_path).ids if moved else existing.ids
     todo = [s for s in selected if s.id not in done]
     return todo, len(selected) - len(todo)
 

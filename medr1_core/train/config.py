@@ -28,6 +28,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
 
 from ..composition.config import DEFAULT_REWARDS, RewardSpec, parse_reward_specs, read_config, specs_from_config
+from ..composition.scoring import DEFAULT_TIME_LIMIT
+from ..data.selection import DEFAULT_MAX_BAD_FRACTION
 from ..errors import ConfigError
 from ..registry import comma_list, did_you_mean
 from ..samples import VARIANTS
@@ -84,7 +86,7 @@ class GRPOSettings(BaseModel):
     top_p: float = Field(1.0, gt=0, le=1)
     max_completion_length: int = Field(512, ge=1)
     num_train_epochs: float = Field(1.0, gt=0)
-    max_steps: int = -1
+    max_steps: int = Field(-1, description="optimizer steps to run; -1: num_train_epochs decides")
     save_steps: int = Field(100, ge=1)
     save_total_limit: int | None = Field(None, ge=1)
     logging_steps: int = Field(1, ge=1)
@@ -93,6 +95,13 @@ class GRPOSettings(BaseModel):
     use_vllm: bool = False
     vllm_mode: str = "colocate"
     seed: int = 42
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps(cls, value: int) -> int:
+        if value != -1 and value < 1:
+            raise ValueError(f"must be at least 1 (or -1: train for num_train_epochs), got {value}")
+        return value
 
     @model_validator(mode="after")
     def _against_trl(self) -> "GRPOSettings":
@@ -124,6 +133,19 @@ def documented_choices(help_text: str) -> tuple[str, ...]:
     return tuple(re.findall(r"[`']+([A-Za-z0-9_]+)'?`?", match.group(1))) if match else ()
 
 
+def non_finite(value: Any, where: str = "") -> str | None:
+    """Where in ``value`` (nested mappings and lists) a float is NaN or infinite: ``""``, ``".temperature"``,
+    ``"[1]"``; ``None`` when every number is finite."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else where
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        found = non_finite(item, f"{where}.{key}" if isinstance(value, dict) else f"{where}[{key}]")
+        if found is not None:
+            return found
+    return None
+
+
 def check_grpo_fields(values: dict[str, Any]) -> None:
     """Check ``grpo:`` keys and values against TRL's ``GRPOConfig``; raise ``ValueError`` naming each problem."""
     from pydantic import TypeAdapter
@@ -141,8 +163,9 @@ def check_grpo_fields(values: dict[str, Any]) -> None:
             continue
         if field is None:
             continue
-        if isinstance(value, float) and not math.isfinite(value):
-            problems.append(f"{key}: must be a finite number, got {value!r}")
+        bad = non_finite(value)
+        if bad is not None:
+            problems.append(f"{key}{bad}: must be a finite number, got {value!r}")
             continue
         try:
             TypeAdapter(field.type).validate_python(value)
@@ -180,6 +203,16 @@ class TrainConfig(_Strict):
         description="trackers the metrics go to (transformers' integrations): tensorboard, wandb, mlflow, "
                     "trackio, ...; [] or 'none' for none",
     )
+    reward_time_limit: float = Field(
+        DEFAULT_TIME_LIMIT, gt=0, description="seconds each reward may take on one batch; past it, it counts as failed"
+    )
+    max_bad_fraction: float = Field(
+        DEFAULT_MAX_BAD_FRACTION, ge=0, le=1,
+        description="share of bad records the run accepts before refusing to start (1: go on whatever is bad)",
+    )
+    allow_outside_images: bool = Field(
+        False, description="let image paths be absolute or lead outside the dataset's folder"
+    )
     output_dir: str | None = Field(None, description="the run directory; default: a new runs/YYYYmmdd-HHMMSS")
     lora: LoraSettings | None = None
     grpo: GRPOSettings = Field(default_factory=GRPOSettings)
@@ -209,7 +242,8 @@ class TrainConfig(_Strict):
         from ..data.selection import Selection
 
         return Selection(format=self.format, image_root=self.image_root, modalities=tuple(self.modality),
-                         tasks=tuple(self.task), datasets=tuple(self.dataset), on_missing_image=self.on_missing_image)
+                         tasks=tuple(self.task), datasets=tuple(self.dataset), on_missing_image=self.on_missing_image,
+                         max_bad_fraction=self.max_bad_fraction, allow_outside_images=self.allow_outside_images)
 
 
 #: GRPO defaults for the offline tiny models (``tiny``, ``tiny-*``), where a field is not

@@ -71,7 +71,8 @@ def check_names(config: TrainConfig, plugins):
     a typo fails in a second, not after the model has loaded."""
     from ..composition import build_rewards
 
-    composed = build_rewards(config.rewards.values(), strict=config.strict_rewards, plugins=plugins)
+    composed = build_rewards(config.rewards.values(), strict=config.strict_rewards, plugins=plugins,
+                             time_limit=config.reward_time_limit)
     for name in config.modality:
         plugins.modalities.get(name)
     for name in config.task:
@@ -100,10 +101,18 @@ def check_trackers(report_to: list[str]) -> None:
 
 
 def choose_training_samples(config: TrainConfig, plugins):
-    """The questions to train on, chosen as :func:`~medr1_core.data.choose_samples` chooses for evaluation."""
-    from ..data import choose_samples
+    """The questions to train on, chosen as :func:`~medr1_core.data.choose_samples` chooses for evaluation;
+    what was left out, and why, is said on the console."""
+    import warnings
 
-    return choose_samples(config.data, config.selection(), plugins=plugins)
+    from ..data import choose_samples
+    from ..data.loading import DataWarning
+
+    chosen = choose_samples(config.data, config.selection(), plugins=plugins)
+    if is_main_process():
+        for message in chosen.messages:
+            warnings.warn(message, DataWarning, stacklevel=2)
+    return chosen
 
 
 def data_report(chosen, too_long: int, training: int) -> dict[str, Any]:
@@ -114,6 +123,7 @@ def data_report(chosen, too_long: int, training: int) -> dict[str, Any]:
         "format": loaded.format,
         "loaded": len(loaded.samples),
         "bad_records": len(loaded.bad),
+        "bad_record_examples": [str(b) for b in loaded.bad[:20]],
         "excluded_by_selection": chosen.excluded,
         "skipped_duplicate_ids": chosen.skipped.get("duplicate_ids", 0),
         "skipped_missing_images": chosen.skipped.get("missing_images", 0),
@@ -141,22 +151,24 @@ def prepare_run(config: TrainConfig, *, resume: bool = False, verbose: bool = Fa
             "or choose another --output-dir."
         )
     composed = check_names(config, plugins)
+    args = checked_grpo_args(config, run_dir, list(composed.weights))  # TRL's own checks, before the model loads
     chosen = choose_training_samples(config, plugins)
     model, processor = load_model_and_processor(resolve_model(config.model).source)
     samples, too_long = _drop_long_prompts(chosen.samples, processor, config, plugins)
     if not samples:
         raise DataError(f"no training samples left from --data {config.data} after filtering")
     report = data_report(chosen, too_long, len(samples))
-    dataset = training_dataset(samples, plugins=plugins, variant=config.variant, image_root=config.image_root)
+    dataset = training_dataset(samples, plugins=plugins, variant=config.variant, image_root=config.image_root,
+                               allow_outside=config.allow_outside_images)
     recorder = CompletionRecorder(composed=composed, image_root=config.image_root)
-    reward_funcs, weights = to_trl_reward_funcs(composed, config.variant, samples=samples, on_batch=recorder)
+    reward_funcs, _weights = to_trl_reward_funcs(composed, config.variant, samples=samples, on_batch=recorder)
 
     from trl import GRPOTrainer
 
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=reward_funcs,
-        args=grpo_args(config, run_dir, weights),
+        args=args,
         train_dataset=dataset,
         processing_class=processor,
         peft_config=_peft_config(config),
@@ -165,14 +177,36 @@ def prepare_run(config: TrainConfig, *, resume: bool = False, verbose: bool = Fa
     return Run(config, run_dir, trainer, processor, composed, report, resume_from)
 
 
+def checked_grpo_args(config: TrainConfig, run_dir: Path, reward_weights: list[float]):
+    """:func:`grpo_args`, with TRL's own checks of the settings (``num_generations`` dividing the batch, ...)
+    as a :class:`~medr1_core.errors.ConfigError` naming them."""
+    from ..errors import ConfigError
+
+    try:
+        return grpo_args(config, run_dir, reward_weights)
+    except ValueError as exc:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        g = config.grpo
+        raise ConfigError(
+            f"grpo settings TRL refuses: {' '.join(str(exc).split())} (here num_generations={g.num_generations}, "
+            f"per_device_train_batch_size={g.per_device_train_batch_size}, "
+            f"gradient_accumulation_steps={g.gradient_accumulation_steps}, processes={world})"
+        ) from None
+
+
 def _resume_point(run_dir: Path) -> Path:
-    from .models import latest_checkpoint
+    import warnings
 
     if not (run_dir / rd.CONFIG).is_file():
         raise RunDirError(f"--resume: {run_dir} is not a medr1 run directory (no config.yaml)")
-    checkpoint = latest_checkpoint(run_dir)
+    removed = rd.remove_incomplete_checkpoints(run_dir) if is_main_process() else []
+    checkpoint = rd.latest_complete_checkpoint(run_dir)
+    if removed:
+        warnings.warn(f"{', '.join(removed)} in {run_dir} was cut off mid-save (no complete {rd.TRAINER_STATE}): "
+                      f"removed it; resuming from {checkpoint.name if checkpoint else 'nothing'}",
+                      rd.RunFileWarning, stacklevel=2)
     if checkpoint is None:
-        raise RunDirError(f"--resume: {run_dir} has no checkpoint-N to resume from yet")
+        raise RunDirError(f"--resume: {run_dir} has no complete checkpoint-N to resume from yet")
     return checkpoint
 
 
@@ -217,8 +251,8 @@ def _start(run: Run) -> None:
 
     run.run_dir.mkdir(parents=True, exist_ok=True)
     if run.resume_from is None:
-        (run.run_dir / rd.CONFIG).write_text(yaml.safe_dump(run.config.model_dump(mode="json"), sort_keys=False))
-    (run.run_dir / rd.DATA_REPORT).write_text(json.dumps(run.data_report, indent=2))
+        rd.write_atomic(run.run_dir / rd.CONFIG, yaml.safe_dump(run.config.model_dump(mode="json"), sort_keys=False))
+    rd.write_atomic(run.run_dir / rd.DATA_REPORT, json.dumps(run.data_report, indent=2))
     rd.log_event(run.run_dir, "resume" if run.resume_from else "start",
                  checkpoint=str(run.resume_from or ""), **run.data_report)
 
@@ -234,9 +268,15 @@ def _finish(run: Run) -> dict[str, Any]:
     from ..data import image_stats
     from .recording import update_report
 
+    import shutil
+
     final = run.run_dir / rd.FINAL_MODEL_DIR
-    run.trainer.save_model(str(final))
-    run.processor.save_pretrained(str(final))
+    partial = final.with_name(f"{final.name}.incomplete")  # renamed into place whole: a kill leaves no half final/
+    shutil.rmtree(partial, ignore_errors=True)
+    run.trainer.save_model(str(partial))
+    run.processor.save_pretrained(str(partial))
+    shutil.rmtree(final, ignore_errors=True)
+    partial.rename(final)
     plot_curve(run.run_dir)
     images = image_stats(run.trainer.train_dataset)
     summary = {
@@ -257,16 +297,44 @@ def train(config: TrainConfig, *, resume: bool = False, verbose: bool = False) -
     """Run GRPO training as configured; returns the run's summary (empty on other ranks).
 
     The terminal shows one progress bar (``verbose``: also each step's metrics
-    and the libraries' own progress bars and warnings).
+    and the libraries' own progress bars and warnings). Rank 0 makes sure the
+    run directory is medr1's (a folder of the user's files is refused), holds
+    its lock while it trains, and on ``resume`` of a finished run says so and
+    changes nothing.
     """
     from ..report.console import quiet_libraries
-    from .recording import update_report
 
     quiet_libraries(verbose)
     if config.output_dir is None:
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             raise RunDirError("a multi-process run needs --output-dir, so that every process writes to the same run")
         config.output_dir = str(rd.new_run_dir())
+    run_dir = Path(config.output_dir)
+    if not is_main_process():
+        return _train(config, resume, verbose)
+    if resume:
+        ended = rd.finished(run_dir)
+        if ended is not None:
+            raise RunDirError(
+                f"--resume: {run_dir} already finished after {ended.get('steps', '?')} steps (its model is in "
+                f"{run_dir / rd.FINAL_MODEL_DIR}); nothing to resume, nothing changed. To train further, start a "
+                f"new run from it: --model {run_dir / rd.FINAL_MODEL_DIR}"
+            )
+        if rd.run_kind(run_dir) != "train":
+            raise RunDirError(f"--resume: {run_dir} is not a medr1 training run (no config.yaml)")
+    made = rd.claim_run_dir(run_dir, "train")
+    try:
+        with rd.locked(run_dir, "medr1 train"):
+            return _train(config, resume, verbose)
+    except BaseException:
+        if made:
+            rd.release_new_run_dir(run_dir)  # a run that never started leaves no folder behind
+        raise
+
+
+def _train(config: TrainConfig, resume: bool, verbose: bool = False) -> dict[str, Any]:
+    from .recording import TrainingDiverged, diverged_message, update_report
+
     run = prepare_run(config, resume=resume, verbose=verbose)
     main = is_main_process()
     if main:
@@ -274,10 +342,17 @@ def train(config: TrainConfig, *, resume: bool = False, verbose: bool = False) -
     try:
         run.trainer.train(resume_from_checkpoint=str(run.resume_from) if run.resume_from else None)
     except BaseException as exc:  # Ctrl-C or a crash: say so in the run, keep the curve so far
+        failure = exc
+        if isinstance(exc, RuntimeError) and "probability tensor contains" in str(exc):  # sampling from NaN weights
+            step = run.trainer.state.global_step + 1
+            failure = TrainingDiverged(diverged_message(run.run_dir, step, "sampling met probabilities that are "
+                                                        "not finite numbers (the weights have blown up)"))
         if main:
             rd.log_event(run.run_dir, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
-                         error=f"{type(exc).__name__}: {exc}", failures=dict(run.composed.failures))
+                         error=f"{type(failure).__name__}: {failure}", failures=dict(run.composed.failures))
             plot_curve(run.run_dir)
             update_report(run.run_dir)
+        if failure is not exc:
+            raise failure from exc
         raise
     return _finish(run) if main else {}

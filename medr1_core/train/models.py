@@ -10,7 +10,6 @@ real thing: ``AutoModelForImageTextToText`` / ``AutoProcessor`` ``from_pretraine
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,13 +36,10 @@ class ResolvedModel:
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The highest-numbered ``checkpoint-N`` directory in ``run_dir``, if any."""
-    best, best_step = None, -1
-    for child in run_dir.glob("checkpoint-*"):
-        m = re.fullmatch(r"checkpoint-(\d+)", child.name)
-        if m and child.is_dir() and int(m.group(1)) > best_step:
-            best, best_step = child, int(m.group(1))
-    return best
+    """The highest-numbered *complete* ``checkpoint-N`` of ``run_dir`` (one a kill cut short is passed over)."""
+    from .run_dir import latest_complete_checkpoint
+
+    return latest_complete_checkpoint(run_dir)
 
 
 def _run_variant(run_dir: Path) -> str | None:
@@ -78,22 +74,51 @@ def resolve_model(spec: str) -> ResolvedModel:
         variant = _run_variant(path)
         final = path / FINAL_MODEL_DIR
         if (final / "config.json").is_file():
+            check_model_config(final)
             return ResolvedModel(str(final), variant, path)
         checkpoint = latest_checkpoint(path)
         if checkpoint is None:
-            raise ModelNotFoundError(f"--model {spec}: a medr1 run directory with no final model and no checkpoint-N")
+            raise ModelNotFoundError(
+                f"--model {spec}: a medr1 run directory with no final model and no complete checkpoint-N")
+        check_model_config(checkpoint)
         return ResolvedModel(str(checkpoint), variant, path)
     if not (path / "config.json").is_file():
         raise ModelNotFoundError(f"--model {spec}: {path} has no config.json (not a model directory)")
+    check_model_config(path)
     parent = path.parent
     variant = _run_variant(parent) if (parent / RUN_CONFIG).is_file() else None
     return ResolvedModel(str(path), variant, parent if variant else None)
 
 
+def check_model_config(path: Path) -> None:
+    """A model folder's ``config.json`` must be a JSON object; else one line naming the file and the problem."""
+    import json
+
+    config = Path(path) / "config.json"
+    try:
+        data = json.loads(config.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ModelNotFoundError(f"{config}: not UTF-8 text (byte {exc.start + 1}); a model's config.json is JSON") from None
+    except ValueError as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+        raise ModelNotFoundError(f"{config}: not valid JSON{where}: {getattr(exc, 'msg', exc)}") from None
+    except OSError as exc:
+        raise ModelNotFoundError(f"{config}: cannot be read: {exc.strerror or exc}") from None
+    if not isinstance(data, dict):
+        raise ModelNotFoundError(f"{config}: expected a JSON object of model settings, got {type(data).__name__}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def load_model_and_processor(source: str, *, dtype: str | None = None, device: str | None = None):
     """``AutoModelForImageTextToText`` and ``AutoProcessor`` from ``source``.
 
-    The processor pads on the left, as batched generation needs.
+    The processor pads on the left, as batched generation needs. A model that
+    cannot be found (an unknown hub id, offline) or read is a
+    :class:`ModelNotFoundError` in one line.
     """
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -101,8 +126,13 @@ def load_model_and_processor(source: str, *, dtype: str | None = None, device: s
     kwargs = {}
     if dtype:
         kwargs["dtype"] = getattr(torch, dtype) if isinstance(dtype, str) and dtype != "auto" else dtype
-    model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
-    processor = AutoProcessor.from_pretrained(source, padding_side="left")
+    if Path(source).is_dir():
+        check_model_config(Path(source))
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
+        processor = AutoProcessor.from_pretrained(source, padding_side="left")
+    except OSError as exc:  # transformers' "not a local folder and not a valid model identifier", offline, ...
+        raise ModelNotFoundError(f"--model {source}: cannot load it: {_first_line(exc)}") from None
     if device:
         model.to(device)
     return model, processor

@@ -22,18 +22,72 @@ them into a built transformers ``Trainer``:
 - :func:`console_progress` in place of transformers' progress printer: one
   bar with the live total reward and each reward's recent mean; the metrics
   dict goes to the files, and to the terminal only with ``verbose``.
+- :func:`divergence_callback`: stops the run (:class:`TrainingDiverged`,
+  exit 1) as soon as a logged loss or gradient norm is not a finite number,
+  and before any checkpoint whose weights are not: the last checkpoint on
+  disk is then the last good one, and the message names it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections import deque
 from pathlib import Path
 from typing import Any
 
+from ..errors import RunFailed
 from ..files import append_jsonl
 from . import run_dir as rd
+
+
+class TrainingDiverged(RunFailed):
+    """The loss, a gradient or the weights stopped being finite numbers; the message names the step and
+    the last good checkpoint."""
+
+
+def diverged_message(run_dir: Path, step: int, what: str) -> str:
+    """The sentence :class:`TrainingDiverged` says: when, what, and which checkpoint is still good."""
+    good = rd.latest_complete_checkpoint(Path(run_dir))
+    keep = (f"the last good checkpoint is {good} (resume from it with a lower learning rate: medr1 train --resume "
+            f"--output-dir {run_dir} --learning-rate ...)" if good is not None
+            else "no complete checkpoint was saved before it")
+    return f"training diverged at step {step}: {what}; nothing from this step was saved, {keep}"
+
+
+def _first_non_finite_parameter(model) -> str | None:
+    import torch
+
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if parameter.numel() and not bool(torch.isfinite(parameter).all()):
+                return name
+    return None
+
+
+def divergence_callback(run_dir: Path):
+    """A ``TrainerCallback`` raising :class:`TrainingDiverged` on a non-finite loss or gradient norm (each
+    logged step) or non-finite weights (before a save and at the end)."""
+    from transformers import TrainerCallback
+
+    class StopOnDivergence(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            for key in ("loss", "grad_norm"):
+                value = (logs or {}).get(key)
+                if isinstance(value, (int, float)) and not math.isfinite(value):
+                    name = "gradient norm" if key == "grad_norm" else key
+                    raise TrainingDiverged(diverged_message(run_dir, state.global_step,
+                                                            f"the {name} is {value}, not a finite number"))
+
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if model is not None and (control.should_save or control.should_training_stop):
+                bad = _first_non_finite_parameter(model)
+                if bad is not None:
+                    raise TrainingDiverged(diverged_message(
+                        run_dir, state.global_step, f"the weights are no longer finite numbers ({bad} holds NaN or inf)"))
+
+    return StopOnDivergence()
 
 
 class CompletionRecorder:
@@ -105,9 +159,10 @@ class CompletionRecorder:
 
 def run_callbacks(run_dir: Path, recorder: CompletionRecorder | None = None, *, report: bool = True) -> list:
     """The ``TrainerCallback`` objects that write a run into ``run_dir`` (metrics, completions, the
-    report at checkpoints), the unscored-metric filter first. :func:`attach_run_callbacks` installs
-    them, with the console, into a built trainer: use that."""
-    return [drop_unscored_metrics(), run_files_callback(run_dir, recorder or CompletionRecorder(), report=report)]
+    report at checkpoints), the unscored-metric filter first, and the stop on divergence.
+    :func:`attach_run_callbacks` installs them, with the console, into a built trainer: use that."""
+    return [drop_unscored_metrics(), run_files_callback(run_dir, recorder or CompletionRecorder(), report=report),
+            divergence_callback(run_dir)]
 
 
 def attach_run_callbacks(trainer, run_dir: Path, recorder: CompletionRecorder | None = None, *,
@@ -121,9 +176,10 @@ def attach_run_callbacks(trainer, run_dir: Path, recorder: CompletionRecorder | 
     """
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-    drop, files = run_callbacks(run_dir, recorder, report=report)
+    drop, files, diverge = run_callbacks(run_dir, recorder, report=report)
     trainer.callback_handler.callbacks.insert(0, drop)
     trainer.add_callback(files)
+    trainer.add_callback(diverge)
     for printer in (ProgressCallback, PrinterCallback, _notebook_progress()):
         while printer is not None and any(isinstance(cb, printer) for cb in trainer.callback_handler.callbacks):
             trainer.remove_callback(printer)

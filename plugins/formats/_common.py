@@ -40,13 +40,17 @@ def json_files(path: Path, *, suffix: str = ".json", skip_dirs: frozenset[str] =
 
 
 def load_json_list(path: Path) -> list:
-    """A JSON file that must hold a list of records; raises ValueError with the reason."""
+    """A JSON file that must hold a list of records; raises ValueError with the reason.
+
+    A UTF-8 byte-order mark is fine; text that is not UTF-8 is named with its byte offset.
+    """
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text (byte {exc.start + 1} of the file is {exc.object[exc.start]:#04x})") from None
+    except (OSError, RecursionError) as exc:
         raise ValueError(f"cannot be read: {exc}") from None
     if not isinstance(data, list):
         raise ValueError(f"expected a JSON list of records, got a {type(data).__name__}")

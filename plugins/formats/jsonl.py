@@ -14,17 +14,20 @@
 - ``modality`` and ``task`` are ids or any alias (optional); ``id`` defaults to
   ``<file stem>#<line index>``.
 
-A folder of ``.jsonl`` files is one dataset. Record indexes in reports are
-0-based line numbers.
+A folder of ``.jsonl`` files is one dataset. Lines are read one by one with
+:func:`medr1_core.files.iter_jsonl`: a line that is not UTF-8 or not JSON is a
+bad record with its ``file:line`` (``BadRecord.line``, from 1) and the rest of
+the file is read; a UTF-8 byte-order mark is fine. ``BadRecord.index`` and the
+default id count lines from 0.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from medr1_core.files import BadLine, iter_jsonl
 from medr1_core.samples import Sample
 from medr1_core.specs import BadRecord
 
@@ -93,28 +96,24 @@ def read(path: Path, labels) -> Iterator[Sample | BadRecord]:
         image_root = str(file.parent)
         source = str(file)
         try:
-            handle = open(file, encoding="utf-8")
-        except OSError as exc:
-            yield BadRecord(str(file), -1, f"file skipped: cannot be read: {exc}")
-            continue
-        with handle:
-            for index, line in enumerate(handle):
-                if not line.strip():
+            for item in iter_jsonl(file):
+                index = item.line - 1
+                if isinstance(item, BadLine):
+                    yield BadRecord(source, index, item.reason, line=item.line)
                     continue
                 try:
-                    record = model.model_validate(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    yield BadRecord(str(file), index, f"not valid JSON: {exc}")
-                    continue
+                    record = model.model_validate(item.value)
                 except ValidationError as exc:
-                    yield BadRecord(str(file), index, _explain(exc))
+                    yield BadRecord(source, index, _explain(exc), line=item.line)
                     continue
                 result = _sample(record, file, index, labels)
                 if isinstance(result, str):
-                    yield BadRecord(str(file), index, result)
+                    yield BadRecord(source, index, result, line=item.line)
                 else:
                     result.extras = {"image_root": image_root, **record.extras, "source": f"{source}#{index}"}
                     yield result
+        except OSError as exc:
+            yield BadRecord(source, -1, f"file skipped: cannot be read: {exc.strerror or exc}")
 
 
 def _explain(exc) -> str:

@@ -15,6 +15,16 @@ Judging one completion (:func:`judge`):
    ``{conclude: null}`` (the reasoning does not decide).
 3. The conclusion is compared with the option the model chose and the ground
    truth, each mapped to the tree's conclusions through their texts.
+
+Rule files are untrusted data, so reading one is bounded: at most
+:data:`MAX_FILE_BYTES`, :data:`MAX_ALIASES` YAML aliases, :data:`MAX_VALUES`
+values once aliases are expanded (a YAML "billion laughs" is refused, not
+expanded), :data:`MAX_DEPTH` levels of nesting, :data:`MAX_NODES` nodes and
+:data:`MAX_PATHS` decision paths (branches that share sub-nodes multiply
+paths). ``question_patterns`` run on RE2 (google-re2), whose matching time is
+linear in the text: a pattern such as ``^(a+)+$`` cannot hang scoring, and
+what RE2 cannot run in linear time (backreferences, look-around) is refused
+when the tree is loaded.
 """
 
 from __future__ import annotations
@@ -27,9 +37,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medr1_core.errors import ConfigError
+from medr1_core.errors import ConfigError, MissingDependency
 
 from .dtree_text import TermMatcher, term_words, tokenize
+
+#: Limits on one rule file (see the module doc).
+MAX_FILE_BYTES = 1024 * 1024
+MAX_ALIASES = 100
+MAX_VALUES = 100_000
+MAX_DEPTH = 40
+MAX_NODES = 200
+MAX_PATHS = 10_000
+MAX_PATTERN_CHARS = 1000
 
 SCHEMA_PATH = Path(__file__).with_name("dtree.schema.json")
 SHIPPED_DIR = Path(__file__).with_name("trees")
@@ -74,23 +93,92 @@ def tree_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def read_tree_data(path: Path) -> Any:
-    """The parsed YAML/JSON of a tree file; TreeError naming the file (and line) if unreadable."""
+    """The parsed YAML/JSON of a tree file, within the limits of the module doc; TreeError naming the file
+    (and line) if it cannot be read or is too large."""
     import yaml
 
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise TreeError([f"{path}: {size / 2**20:.1f} MiB; a rule file may hold at most "
+                             f"{MAX_FILE_BYTES / 2**20:g} MiB"])
+        text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
         raise TreeError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise TreeError([f"{path}: not UTF-8 text (byte {exc.start + 1} is {exc.object[exc.start]:#04x}); "
+                         "save the rule file as UTF-8"]) from None
     try:
         if path.suffix == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
+            data = json.loads(text)
+        else:
+            _check_aliases(text, path)
+            data = yaml.safe_load(text)
+    except RecursionError:
+        raise TreeError([f"{path}: nested too deeply to read (at most {MAX_DEPTH} levels)"]) from None
     except json.JSONDecodeError as exc:
         raise TreeError([f"{path}: line {exc.lineno}: invalid JSON: {exc.msg}"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise TreeError([f"{path}: {where}invalid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
+    _check_size(data, path)
+    return data
+
+
+def _check_aliases(text: str, path: Path) -> None:
+    """At most :data:`MAX_ALIASES` YAML aliases (``*name``), counted by the scanner (linear, nothing built)."""
+    import yaml
+
+    if "*" not in text:
+        return
+    aliases = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, yaml.AliasToken):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise TreeError([f"{path}: line {token.start_mark.line + 1}: more than {MAX_ALIASES} YAML aliases "
+                                 "(*name); a rule file may repeat shared parts only that often"])
+
+
+def _check_size(data: Any, path: Path) -> None:
+    """At most :data:`MAX_VALUES` values (aliases expanded) and :data:`MAX_DEPTH` levels, counted without recursion
+    and stopping at the limit, so a YAML alias bomb or a self-referencing alias costs no more than the limit."""
+    stack = [(data, 1)]
+    values = 0
+    while stack:
+        value, depth = stack.pop()
+        values += 1
+        if values > MAX_VALUES:
+            raise TreeError([f"{path}: more than {MAX_VALUES:,} values once YAML aliases are expanded (an alias bomb?); "
+                             "a rule file must be smaller"])
+        if depth > MAX_DEPTH:
+            raise TreeError([f"{path}: nested more than {MAX_DEPTH} levels deep; simplify the conditions"])
+        if isinstance(value, Mapping):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+
+
+def compile_pattern(pattern: str):
+    """``pattern`` compiled by RE2 (linear-time, case-insensitive); ``ValueError`` saying why it cannot be."""
+    try:
+        import re2
+    except ImportError:
+        raise MissingDependency("question_patterns need google-re2 (a linear-time regular-expression engine): "
+                                "pip install google-re2") from None
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise ValueError(f"longer than {MAX_PATTERN_CHARS} characters")
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    options.max_mem = 8 << 20
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(f"not a pattern the linear-time engine (RE2) can run: {reason} (backreferences and "
+                         "look-around are not supported)") from None
 
 
 def _schema_message(error) -> str:
@@ -137,11 +225,13 @@ def _semantic_errors(data: Mapping) -> list[tuple[str, str]]:
     scope = data.get("scope") or {}
     for i, pattern in enumerate(scope.get("question_patterns") or []):
         try:
-            re.compile(pattern)
-        except re.error as exc:
+            compile_pattern(pattern)
+        except ValueError as exc:
             errors.append((f"$.scope.question_patterns[{i}]", f"invalid regular expression: {exc}"))
     errors.extend(_scope_name_errors(scope))
 
+    if len(nodes) > MAX_NODES:
+        return errors + [("$.nodes", f"{len(nodes)} nodes; a tree may have at most {MAX_NODES}")]
     ids: dict[str, int] = {}
     for i, node in enumerate(nodes):
         if node["id"] in ids:
@@ -204,7 +294,29 @@ def _semantic_errors(data: Mapping) -> list[tuple[str, str]]:
     for node_id, i in ids.items():
         if node_id not in state:
             errors.append((f"$.nodes[{i}]", f"node '{node_id}' is never reached from start node '{start}'"))
+    if not errors:
+        paths = count_paths(nodes, ids, start)
+        if paths > MAX_PATHS:
+            errors.append(("$.nodes", f"more than {MAX_PATHS:,} decision paths from '{start}' to a leaf (branches "
+                                      "that lead to the same nodes multiply them); merge or simplify the branches"))
     return errors
+
+
+def count_paths(nodes: Sequence[Mapping], ids: Mapping[str, int], start: str, cap: int = MAX_PATHS) -> int:
+    """How many paths lead from ``start`` to a leaf (capped at ``cap + 1``), counted once per node, not per path."""
+    memo: dict[str, int] = {}
+
+    def paths(node_id: str) -> int:
+        if node_id not in memo:
+            node = nodes[ids[node_id]]
+            total = 0
+            for branch in ("then", "else"):
+                target = node.get(branch, {"conclude": None})
+                total += paths(target) if isinstance(target, str) else 1
+            memo[node_id] = min(total, cap + 1)
+        return memo[node_id]
+
+    return paths(start)
 
 
 def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
@@ -243,7 +355,7 @@ class Tree:
     references: tuple[str, ...]
     modalities: frozenset[str]
     tasks: frozenset[str]
-    patterns: tuple[re.Pattern, ...]
+    patterns: tuple  # RE2 patterns (compile_pattern)
     findings: dict[str, tuple[str, ...]]
     conclusions: dict[str, tuple[str, ...]]
     normal: frozenset[str]
@@ -296,7 +408,7 @@ def compile_tree(data: Mapping, path: Path) -> Tree:
         references=tuple(data.get("references") or ()),
         modalities=frozenset(plugins.modalities.resolve(m) for m in scope.get("modalities") or ()),
         tasks=frozenset(plugins.tasks.resolve(t) for t in scope.get("tasks") or ()),
-        patterns=tuple(re.compile(p, re.I) for p in scope.get("question_patterns") or ()),
+        patterns=tuple(compile_pattern(p) for p in scope.get("question_patterns") or ()),
         findings={k: tuple(v) for k, v in data["findings"].items()},
         conclusions=conclusions,
         normal=frozenset(normal),
