@@ -249,14 +249,18 @@ def evaluate(
     out = Path(output_dir)
     claim_run_dir(out, "eval")
     with locked(out, "medr1 eval"):
-        return _evaluate_into(out, model, data, resolved, variant, chosen, selection, sampling, batch_size, backend,
-                              device, dtype, overwrite, progress, generator, plugins)
+        return _evaluate_into(
+            out, model=model, data=data, resolved=resolved, variant=variant, chosen=chosen, selection=selection,
+            sampling=sampling, batch_size=batch_size, backend=backend, device=device, dtype=dtype,
+            overwrite=overwrite, accuracy_params=dict(accuracy_params or {}), progress=progress, report=report,
+            generator=generator, plugins=plugins,
+        )
 
 
-def _evaluate_into(out, model, data, resolved, variant, chosen, selection, sampling, batch_size, backend, device,
-                   dtype, overwrite, progress, generator, plugins) -> EvalReport:
+def _evaluate_into(out: Path, *, model, data, resolved, variant, chosen, selection, sampling, batch_size, backend,
+                   device, dtype, overwrite, accuracy_params, progress, report, generator, plugins) -> EvalReport:
+    """:func:`evaluate`'s work once the questions are chosen and the output directory is locked."""
     source = _source_label(resolved.source)
-    accuracy_params = dict(accuracy_params or {})
     plugins.rewards.get("accuracy")(accuracy_params)  # bad parameters fail now, naming the parameter
     config = {"model": model, "model_source": source, "variant": variant, "sampling": sampling.to_dict(),
               "backend": backend, "accuracy": accuracy_params}
