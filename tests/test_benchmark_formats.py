@@ -177,9 +177,11 @@ class Answers:
 
 def test_eval_on_slake_reports_closed_and_open_as_the_benchmark_scores_them(tmp_path):
     from medr1_core.cli.eval_cmd import _report_lines
+    from medr1_core.data import Selection
     from medr1_core.eval.run import EvalError, evaluate
 
     root = bl.write_slake(tmp_path / "SLAKE")
+    keep_going = Selection(max_bad_fraction=1)  # the layout holds one bad record on purpose (1 of 8)
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
@@ -192,7 +194,8 @@ def test_eval_on_slake_reports_closed_and_open_as_the_benchmark_scores_them(tmp_
         "What texture": "rough",           # open, wrong
         "How many kidneys": "2",           # open, exact
     })
-    report = evaluate(str(model), str(root), tmp_path / "out", generator=script, progress=False)
+    report = evaluate(str(model), str(root), tmp_path / "out", generator=script, progress=False,
+                      selection=keep_going)
     kinds = report.results["by_answer_type"]
     assert (kinds["closed"]["n"], kinds["closed"]["correct"]) == (3, 2)
     assert (kinds["open"]["n"], kinds["open"]["correct"], kinds["open"]["mean_score"]) == (4, 3, 0.75)  # recall
@@ -202,8 +205,8 @@ def test_eval_on_slake_reports_closed_and_open_as_the_benchmark_scores_them(tmp_
     assert report.messages and "Texture" in " ".join(report.messages)  # the unknown label is said
 
     with pytest.raises(EvalError, match="accuracy"):  # scored otherwise: not mixed into the same directory
-        evaluate(str(model), str(root), tmp_path / "out", generator=script, progress=False,
+        evaluate(str(model), str(root), tmp_path / "out", generator=script, progress=False, selection=keep_going,
                  accuracy_params={"open_metric": "exact"})
     exact = evaluate(str(model), str(root), tmp_path / "exact", generator=script, progress=False,
-                     accuracy_params={"open_metric": "exact"})
+                     selection=keep_going, accuracy_params={"open_metric": "exact"})
     assert exact.results["by_answer_type"]["open"]["correct"] == 2  # "the left upper lung" != "left lung"

@@ -233,7 +233,6 @@ def evaluate(
     and data loading (tests, benchmarks).
     """
     from ..data import choose_samples
-    from ..data.volumes import image_count
     from ..plugins import get_plugins
     from ..samples import check_variant
     from ..train.models import resolve_model
@@ -260,6 +259,8 @@ def evaluate(
 def _evaluate_into(out: Path, *, model, data, resolved, variant, chosen, selection, sampling, batch_size, backend,
                    device, dtype, overwrite, accuracy_params, progress, report, generator, plugins) -> EvalReport:
     """:func:`evaluate`'s work once the questions are chosen and the output directory is locked."""
+    from ..data.volumes import image_count
+
     source = _source_label(resolved.source)
     plugins.rewards.get("accuracy")(accuracy_params)  # bad parameters fail now, naming the parameter
     config = {"model": model, "model_source": source, "variant": variant, "sampling": sampling.to_dict(),
