@@ -60,9 +60,12 @@ def test_inspect_selection_image_root_and_errors(tmp_path):
 
 def test_sample_and_formats_commands(tmp_path):
     env = {"MEDR1_CACHE": str(tmp_path)}
-    assert run_cli("data", "sample", env=env).stdout.strip() == str(tmp_path / "sample-v2")
+    assert run_cli("data", "sample", env=env).stdout.strip() == str(tmp_path / "sample-v3")
+    assert run_cli("data", "sample", "--heldout", env=env).stdout.strip() == str(tmp_path / "sample-v3-heldout")
     out = json.loads(run_cli("data", "inspect", "sample", "--json", env=env).stdout)
-    assert out["total"] == 200 and out["missing_images"] == 0 and out["bad"] == []
+    assert out["total"] == 800 and out["missing_images"] == 0 and out["bad"] == []
+    heldout = json.loads(run_cli("data", "inspect", "sample-heldout", "--json", env=env).stdout)
+    assert heldout["total"] == 400 and heldout["bad"] == []
     names = [row["name"] for row in json.loads(run_cli("data", "formats", "--json").stdout)]
     assert names[:3] == ["omnimedvqa", "medr1-split", "jsonl"]
 

@@ -30,13 +30,13 @@ def pixels(sample) -> np.ndarray:
 
 def test_sample_covers_every_modality_and_task_in_native_layout(sample_report):
     report = sample_report
-    assert report.format == "omnimedvqa" and report.bad == [] and len(report) == 200
+    assert report.format == "omnimedvqa" and report.bad == [] and len(report) == 800
     table = report.table()
-    assert len(table) == 8 and all(len(row) == 5 and set(row.values()) == {5} for row in table.values())
+    assert len(table) == 8 and all(len(row) == 5 and set(row.values()) == {20} for row in table.values())
     assert set(report.option_counts()) == {"2", "3", "4"}
     root = Path(report.path)
     assert (root / "QA_information" / "Open-access").is_dir() and (root / "QA_information" / "Restricted-access").is_dir()
-    assert len(check_images(report.samples).samples) == 200
+    assert len(check_images(report.samples).samples) == 800
 
 
 def test_generation_is_deterministic(tmp_path):
@@ -46,8 +46,39 @@ def test_generation_is_deterministic(tmp_path):
             h.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
         return h.hexdigest()
 
-    assert generate(tmp_path / "a") == generate(tmp_path / "b") == 200
+    assert generate(tmp_path / "a") == generate(tmp_path / "b") == 800
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
+    assert generate(tmp_path / "h", "heldout") == 400
+
+
+def test_the_heldout_split_shares_no_image_or_id_with_training(sample_report, tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDR1_CACHE", str(Path(sample_report.path).parent))
+    heldout = load_samples("sample-heldout")
+    assert Path(heldout.path).name == f"{VERSION}-heldout" and len(heldout) == 400 and heldout.bad == []
+    assert {row for row in heldout.table().values() for row in row.values()} == {10}
+
+    def image_digest(sample):
+        return hashlib.sha256(pixels(sample).tobytes()).hexdigest()
+
+    train_images = {image_digest(s) for s in sample_report.samples if s.task != "modality_recognition"}
+    # modality-only images differ in their noise; the others carry the answer in their layout
+    assert not train_images & {image_digest(s) for s in heldout.samples if s.task != "modality_recognition"}
+    with pytest.raises(ValueError, match="unknown sample split 'test'"):
+        generate(tmp_path / "t", "test")
+
+
+def test_captions_say_what_the_image_shows_and_never_an_option_letter():
+    from medr1_core.offline.sample_data import TASKS, caption, draw_scene
+
+    rng = np.random.default_rng(0)
+    captions = {task: caption(draw_scene("ct", task, 2, rng)) for task in TASKS}
+    assert captions["modality_recognition"] == "CT image."
+    assert captions["anatomy_identification"].startswith("CT image. Marker on the ")
+    assert captions["disease_diagnosis"] == "CT image. Lung nodule. One lesion, medium."
+    assert captions["lesion_grading"] == "CT image. Lung nodule. Two lesions, small."
+    assert captions["other_biological_attributes"] == "CT image. Lung nodule. One lesion, large."
+    assert caption(draw_scene("mri", "disease_diagnosis", 1, rng)) == "MRI image. Normal. No lesions."
+    assert not any(f"{letter})" in text for text in captions.values() for letter in "ABCD")
 
 
 def test_ensure_reuses_a_complete_cache(tmp_path):
@@ -123,21 +154,22 @@ def test_modalities_are_told_apart_by_their_look(sample_report):
     predicted = [names[int(np.argmin(((centroids - t) ** 2).sum(axis=1)))] for t in thumbs]
     assert predicted == labels
     recognition = [s for s in sample_report.samples if s.task == "modality_recognition"]
-    assert Counter(s.modality for s in recognition) == {m: 5 for m in names}
+    assert Counter(s.modality for s in recognition) == {m: 20 for m in names}
 
 
-def test_correct_letters_are_balanced_so_guessing_one_letter_scores_chance():
-    from collections import Counter
-
-    from medr1_core.data import load_samples
-
-    samples = load_samples("sample").samples
-    chance = sum(1 / len(s.options) for s in samples) / len(samples)
-    for letter in "ABCD":
-        always = sum(s.answer == letter for s in samples) / len(samples)
-        assert always <= chance + 0.01, (letter, always, chance)
-    by_task: dict[str, Counter] = {}
+def test_options_come_in_random_order_and_answers_are_spread_within_each_cell(sample_report):
+    """The letter carries little: no letter is right far more often than chance in any question type,
+    and the answers themselves are balanced (lesion present in half, each grade and size alike)."""
+    samples = sample_report.samples
+    by_task: dict[str, list] = {}
     for s in samples:
-        by_task.setdefault(s.task, Counter())[s.answer] += 1
-    for task, counts in by_task.items():
-        assert max(counts.values()) - min(counts.values()) <= 1, (task, counts)
+        by_task.setdefault(s.task, []).append(s)
+    for task, items in by_task.items():
+        chance = sum(1 / len(s.options) for s in items) / len(items)
+        top = Counter(s.answer for s in items).most_common(1)[0][1] / len(items)
+        assert top < chance + 0.1, (task, top, chance)
+        orders = Counter(tuple(s.options.values()) for s in items if s.task != "modality_recognition")
+        assert task == "modality_recognition" or len(orders) > 1  # not one fixed order
+    texts = Counter(s.answer_text for s in by_task["lesion_grading"])
+    assert set(texts.values()) == {40}
+    assert Counter(s.answer_text for s in by_task["disease_diagnosis"])["Normal"] == 80

@@ -127,8 +127,9 @@ def formats(as_json: bool) -> None:
 
 
 @data.command()
-def sample() -> None:
+@click.option("--heldout", is_flag=True, help="The held-out questions ('sample-heldout') instead of the training ones.")
+def sample(heldout: bool) -> None:
     """Generate (if needed) the bundled synthetic dataset and print its folder."""
     from ..offline.sample_data import ensure_sample_data
 
-    click.echo(str(ensure_sample_data()))
+    click.echo(str(ensure_sample_data(split="heldout" if heldout else "train")))

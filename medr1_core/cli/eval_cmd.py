@@ -130,7 +130,7 @@ def _report_lines(report) -> list[str]:
 
 @click.group(name="eval", invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--model", default=None, help="Hub id, model directory, medr1 run directory or checkpoint, or 'tiny'.")
-@click.option("--data", default=None, help="Dataset path, or 'sample' for the bundled synthetic set.")
+@click.option("--data", default=None, help="Dataset path, or 'sample' (bundled synthetic set; 'sample-heldout': its held-out questions).")
 @_selection_options
 @click.option("--output-dir", "-o", default=None, type=click.Path(file_okay=False), help="Where the results go.")
 @click.pass_context
@@ -165,7 +165,7 @@ def eval_(ctx, model, data, output_dir, **options):
 @click.option("--models", required=True, help="NAME=MODEL pairs, comma-separated: ct=runs/ct,mri=runs/mri.")
 @click.option("--base", default=None, help="Base model to measure improvement against (e.g. the model before training).")
 @click.option("--base-name", default="base", show_default=True, help="Row / directory name of the base model.")
-@click.option("--data", required=True, help="Dataset path, or 'sample'.")
+@click.option("--data", required=True, help="Dataset path, 'sample' or 'sample-heldout'.")
 @click.option("--by", type=click.Choice(["modality", "task"]), default="modality", show_default=True,
               help="Columns: the modality or the task of the test questions.")
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True,

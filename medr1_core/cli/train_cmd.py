@@ -61,7 +61,7 @@ def build_overrides(
 @click.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Run configuration (YAML).")
 @click.option("--model", help="Hub id, local directory, medr1 run directory, or 'tiny'.")
-@click.option("--data", help="Dataset path, or 'sample' for the bundled synthetic set.")
+@click.option("--data", help="Dataset path, or 'sample' (bundled synthetic set; 'sample-heldout': its held-out questions).")
 @click.option("--format", help="Dataset format (default: detected). See `medr1 plugins`.")
 @click.option("--image-root", help="Directory image paths are relative to (default: the dataset's).")
 @click.option("--modality", help="Only these modalities (ids or aliases, comma-separated).")

@@ -33,7 +33,7 @@ from .images import (
     open_image,
     prepare_image,
 )
-from .loading import SAMPLE_DATA, DataWarning, LoadReport, detect_format, load_samples
+from .loading import SAMPLE_DATA, SAMPLE_HELDOUT, DataWarning, LoadReport, detect_format, load_samples
 from .selection import (
     Chosen,
     Selection,
@@ -48,7 +48,7 @@ from .splits import Split, cross_split, split
 from .training import ImageStats, LazyImages, image_stats, training_dataset
 
 __all__ = [
-    "DataError", "DataWarning", "MissingImagesError", "ImageError", "SAMPLE_DATA", "LoadReport", "load_samples",
+    "DataError", "DataWarning", "MissingImagesError", "ImageError", "SAMPLE_DATA", "SAMPLE_HELDOUT", "LoadReport", "load_samples",
     "detect_format", "select", "resolve_modalities", "resolve_tasks", "first_of_each_id", "seeded_subset",
     "Chosen", "Selection", "choose_samples", "Split", "split", "cross_split", "image_path", "ImageCheck", "check_images",
     "open_image", "prepare_image", "DEFAULT_MODALITY", "ImageFailures", "ImageStats", "LazyImages",

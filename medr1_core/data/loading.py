@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 #: The name ``load_samples`` and ``--data`` take for the bundled synthetic set.
 SAMPLE_DATA = "sample"
+#: ``--data sample-heldout``: the sample set's held-out questions (other images, same kinds of question).
+SAMPLE_HELDOUT = "sample-heldout"
 
 
 class DataWarning(UserWarning):
@@ -151,8 +153,9 @@ def load_samples(
 ) -> LoadReport:
     """Read a dataset (a file or a folder of files of one format) through the format plugins.
 
-    ``path_or_name`` is a path, or ``"sample"`` for the bundled synthetic set
-    (generated into the cache on first use; see :mod:`medr1_core.offline.sample_data`).
+    ``path_or_name`` is a path, or ``"sample"`` / ``"sample-heldout"`` for the bundled
+    synthetic set's training and held-out questions (generated into the cache on first
+    use; see :mod:`medr1_core.offline.sample_data`).
     ``format`` names a data format (else it is detected). ``modalities``,
     ``tasks`` (ids or aliases) and ``datasets`` (source dataset names) select
     samples, see :func:`select`. ``image_root`` overrides the folder relative
@@ -163,10 +166,10 @@ def load_samples(
     from .selection import select
 
     plugins = plugins or get_plugins()
-    if str(path_or_name) == SAMPLE_DATA:
+    if str(path_or_name) in (SAMPLE_DATA, SAMPLE_HELDOUT):
         from ..offline.sample_data import ensure_sample_data
 
-        path = ensure_sample_data()
+        path = ensure_sample_data(split="train" if str(path_or_name) == SAMPLE_DATA else "heldout")
     else:
         path = Path(path_or_name).expanduser()
     if not path.exists():

@@ -1,12 +1,16 @@
-"""``--data sample``: a small synthetic dataset in OmniMedVQA's native layout.
+"""``--data sample`` and ``--data sample-heldout``: a synthetic dataset in OmniMedVQA's native layout.
 
-200 multiple-choice questions, 5 for each of the 8 modalities x 5 question
-types, about 64x64 images drawn procedurally. The images are generated on
-first use into ``$MEDR1_CACHE/sample-v2`` (default ``~/.cache/medr1/sample-v2``)
-in about a tenth of a second; this module is the source of truth, nothing binary
-is committed. Generation is deterministic: the same files every time.
+``sample``: 800 multiple-choice questions, 20 for each of the 8 modalities x 5
+question types; ``sample-heldout``: 400 others (10 per cell), drawn from other
+random seeds, for measuring what training generalises to. The images are 64x64,
+drawn procedurally, generated on first use into ``$MEDR1_CACHE/sample-v3`` and
+``$MEDR1_CACHE/sample-v3-heldout`` (default under ``~/.cache/medr1``) in about a
+second; this module is the source of truth, nothing binary is committed.
+Generation is deterministic: the same files every time.
 
-Every answer can be read off its image, so a model can in principle learn them:
+Every answer can be read off its image, and only off its image: options come in
+random order, so the letter carries nothing, and each question type asks the
+same question of every image.
 
 - each modality has its own look (CT: a grey disc in a bright ring; MRI: a grey
   oval with a dark core; X-ray: bright rib stripes and a spine; ultrasound: a
@@ -18,17 +22,23 @@ Every answer can be read off its image, so a model can in principle learn them:
 - *disease diagnosis*: whether a bright round lesion is present (two options);
 - *lesion grading*: how many lesions there are (grade 0 to 3);
 - *other biological attributes*: the lesion's size (small, medium, large).
+
+:func:`caption` says in words what an image shows (its modality, where the
+marker is, how many lesions and their size; never a question, an option list or
+a letter): the image-text pairs the tiny model is pretrained on
+(:mod:`medr1_core.offline.pretrain`), drawn from a third pool of seeds.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import build_atomically, cache_dir
 
-VERSION = "sample-v2"
+VERSION = "sample-v3"
 SIZE = 64
 
 #: modality id -> (OmniMedVQA modality_type label, name used in options, file-name stem)
@@ -77,24 +87,30 @@ DISEASE = {
 
 GRADES = ("Grade 0 (no lesion)", "Grade 1 (one lesion)", "Grade 2 (two lesions)", "Grade 3 (three lesions)")
 SIZES = {"small": 3, "medium": 5, "large": 8}
-PER_CELL = 5
+#: split -> (questions per modality x task cell, seed tag). Tag 2 is the pretraining pool's.
+SPLITS = {"train": (20, 0), "heldout": (10, 1)}
+PRETRAINING_SEED_TAG = 2
+_COUNTS = ("No", "One", "Two", "Three")
 #: modalities whose file goes under Restricted-access (OmniMedVQA has both folders)
 RESTRICTED = {"microscopy"}
 
 
-def ensure_sample_data(root: str | os.PathLike | None = None) -> Path:
-    """The sample dataset's folder (default ``cache_dir() / VERSION``), generating it first if it
-    is not there yet.
+def ensure_sample_data(root: str | os.PathLike | None = None, split: str = "train") -> Path:
+    """The folder of the sample dataset's ``split`` ("train" or "heldout"; default
+    ``cache_dir() / VERSION``, with ``-heldout`` for the held-out split), generating it
+    first if it is not there yet.
 
     Safe when several processes (DDP ranks) call it at once: each writes into a
     private temporary folder that is renamed into place; the first rename wins
     (:func:`medr1_core.offline.cache.build_atomically`). A folder there without the
     ``.complete`` marker is taken for a leftover and replaced.
     """
-    target = Path(root) if root is not None else cache_dir() / VERSION
+    _check_split(split)
+    default = VERSION if split == "train" else f"{VERSION}-{split}"
+    target = Path(root) if root is not None else cache_dir() / default
 
     def build(tmp: Path) -> None:
-        generate(tmp)
+        generate(tmp, split)
         (tmp / ".complete").write_text(VERSION + "\n")
 
     return build_atomically(
@@ -106,10 +122,17 @@ def ensure_sample_data(root: str | os.PathLike | None = None) -> Path:
     )
 
 
-def generate(root: str | os.PathLike) -> int:
-    """Write the dataset under ``root`` (QA_information/ and Images/); returns the question count."""
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"unknown sample split {split!r}; expected one of {', '.join(SPLITS)}")
+
+
+def generate(root: str | os.PathLike, split: str = "train") -> int:
+    """Write the ``split`` under ``root`` (QA_information/ and Images/); returns the question count."""
     import numpy as np
 
+    _check_split(split)
+    per_cell, tag = SPLITS[split]
     root = Path(root)
     count = 0
     for m_index, (modality, (label, _name, stem)) in enumerate(MODALITIES.items()):
@@ -121,12 +144,12 @@ def generate(root: str | os.PathLike) -> int:
         image_dir.mkdir(parents=True, exist_ok=True)
         records = []
         for t_index, (task, task_label) in enumerate(TASKS.items()):
-            for k in range(PER_CELL):
-                rng = np.random.default_rng([m_index, t_index, k, 2503_13939])
-                question, options, answer, pixels = _question(modality, task, k, rng)
-                options = _place(options, answer, m_index + t_index + k)
+            for k in range(per_cell):
+                rng = np.random.default_rng([m_index, t_index, k, tag, 2503_13939])
+                scene = draw_scene(modality, task, k, rng)
+                question, options, answer = question_for(scene, rng)
                 relative = f"Images/{dataset}/{task}_{k}.png"
-                _save(pixels, modality, root / relative)
+                _save(scene.pixels, modality, root / relative)
                 record = {
                     "question_id": f"{dataset}_{task}_{k}",
                     "dataset": dataset,
@@ -143,54 +166,79 @@ def generate(root: str | os.PathLike) -> int:
     return count
 
 
-def _place(options: list[str], answer: str, slot: int) -> list[str]:
-    """Move the correct option to letter ``slot % len(options)``.
+@dataclass
+class Scene:
+    """One drawn image and what it shows (what a caption says and a question asks)."""
 
-    Rotating the slot over the questions of a cell spreads correct answers
-    evenly over the letters, so a model that always answers "A" scores chance,
-    not more: above-chance accuracy has to come from the image.
-    """
-    options = list(options)
-    i, j = options.index(answer), slot % len(options)
-    options[i], options[j] = options[j], options[i]
-    return options
+    modality: str
+    task: str
+    pixels: object  # float RGB array in 0..1, shape (SIZE, SIZE, 3)
+    quadrant: int | None = None  # the marker's quadrant (anatomy identification)
+    lesions: int | None = None  # how many lesions (None: the image is not about lesions)
+    size: str | None = None  # their size, a key of SIZES
 
 
-def _question(modality: str, task: str, k: int, rng):
-    """(question, option texts, correct text, image pixels) for one generated question."""
+def draw_scene(modality: str, task: str, k: int, rng) -> Scene:
+    """The image for question ``k`` of a cell: the ``k`` spreads answers evenly over a cell
+    (grade ``k % 4``, size ``k % 3``, lesion present for even ``k``); the rest is ``rng``'s."""
     image = _base(modality, rng)
     if task == "modality_recognition":
-        others = [m for m in MODALITIES if m != modality]
-        chosen = [modality, *rng.choice(others, size=3, replace=False)]
-        options = [MODALITIES[m][1] for m in chosen]
-        rng.shuffle(options)
-        return "Which imaging modality was used to acquire this image?", options, MODALITIES[modality][1], image
+        return Scene(modality, task, image)
     if task == "anatomy_identification":
         quadrant = int((k + rng.integers(4)) % 4)
         _marker(image, modality, quadrant)
-        options = list(ANATOMY[modality])
-        rng.shuffle(options)
-        return "Which anatomical structure is shown in this image?", options, ANATOMY[modality][quadrant], image
+        return Scene(modality, task, image, quadrant=quadrant)
     if task == "disease_diagnosis":
-        present = k % 2 == 0
-        if present:
-            _lesions(image, modality, 1, 5, rng)
-        options = [DISEASE[modality], "Normal"]
-        rng.shuffle(options)
-        return "What is the diagnosis for this image?", options, DISEASE[modality] if present else "Normal", image
+        n = 1 if k % 2 == 0 else 0
+        _lesions(image, modality, n, SIZES["medium"], rng)
+        return Scene(modality, task, image, lesions=n, size="medium")
     if task == "lesion_grading":
         n = k % 4
-        _lesions(image, modality, n, 4, rng)
-        options = list(GRADES)
-        rng.shuffle(options)
-        return "How severe is the finding, graded by the number of lesions?", options, GRADES[n], image
+        _lesions(image, modality, n, SIZES["small"], rng)
+        return Scene(modality, task, image, lesions=n, size="small")
     if task == "other_biological_attributes":
         size = list(SIZES)[k % 3]
         _lesions(image, modality, 1, SIZES[size], rng)
-        options = list(SIZES)
-        rng.shuffle(options)
-        return "What is the size of the lesion in this image?", options, size, image
+        return Scene(modality, task, image, lesions=1, size=size)
     raise ValueError(f"unknown task {task!r}")
+
+
+def question_for(scene: Scene, rng) -> tuple[str, list[str], str]:
+    """(question, option texts in random order, correct text) about ``scene``."""
+    modality = scene.modality
+    if scene.task == "modality_recognition":
+        others = [m for m in MODALITIES if m != modality]
+        chosen = [modality, *rng.choice(others, size=3, replace=False)]
+        question, options, answer = ("Which imaging modality was used to acquire this image?",
+                                     [MODALITIES[m][1] for m in chosen], MODALITIES[modality][1])
+    elif scene.task == "anatomy_identification":
+        question, options, answer = ("Which anatomical structure is shown in this image?",
+                                     list(ANATOMY[modality]), ANATOMY[modality][scene.quadrant])
+    elif scene.task == "disease_diagnosis":
+        question, options = "What is the diagnosis for this image?", [DISEASE[modality], "Normal"]
+        answer = DISEASE[modality] if scene.lesions else "Normal"
+    elif scene.task == "lesion_grading":
+        question, options = "How severe is the finding, graded by the number of lesions?", list(GRADES)
+        answer = GRADES[scene.lesions]
+    else:
+        question, options, answer = "What is the size of the lesion in this image?", list(SIZES), scene.size
+    rng.shuffle(options)
+    return question, list(options), answer
+
+
+def caption(scene: Scene) -> str:
+    """What ``scene`` shows, in words: ``"CT image. Marker on the Liver."``,
+    ``"MRI image. Brain tumor. Two lesions, small."``, ``"X-ray image. Normal. No lesions."``."""
+    parts = [f"{MODALITIES[scene.modality][1]} image."]
+    if scene.quadrant is not None:
+        parts.append(f"Marker on the {ANATOMY[scene.modality][scene.quadrant]}.")
+    if scene.lesions is not None:
+        if scene.lesions == 0:
+            parts.append("Normal. No lesions.")
+        else:
+            plural = "lesion" if scene.lesions == 1 else "lesions"
+            parts.append(f"{DISEASE[scene.modality]}. {_COUNTS[scene.lesions]} {plural}, {scene.size}.")
+    return " ".join(parts)
 
 
 def _grid():
