@@ -6,8 +6,8 @@
 #
 # Installs medr1 with its dev extra and a torch + torchvision pair pinned by
 # constraints.txt (torchvision: Qwen2-VL's processor needs it; first set-up about
-# 3 minutes and 6 GB in .venv). Re-installs only when pyproject.toml or
-# constraints.txt change. CPU threads: see MEDR1_THREADS in docs/training.md.
+# 3 minutes and 6 GB in .venv), then builds the tiny model into the cache (about
+# 2 minutes once). Re-installs only when pyproject.toml or constraints.txt change. CPU threads: see MEDR1_THREADS in docs/training.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -37,6 +37,11 @@ if [ "$(cat "$VENV/.medr1-installed" 2>/dev/null)" != "$stamp" ]; then
   "$VENV/bin/python" -m pip install --quiet -c constraints.txt torch torchvision
   "$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[dev]"
   echo "$stamp" > "$VENV/.medr1-installed"
+fi
+# --model tiny: pretrained offline once (about 2 minutes of CPU), then cached (medr1_core/offline/pretrain.py)
+if [ ! -e "${MEDR1_CACHE:-$HOME/.cache/medr1}/tiny-vlm-pretrained-v1" ]; then
+  echo "dev.sh: building the tiny model (pretrained offline once, about 2 minutes)" >&2
+  OMP_NUM_THREADS=${MEDR1_THREADS:-2} "$VENV/bin/python" -m medr1_core.offline.pretrain >/dev/null
 fi
 
 export PATH="$PWD/$VENV/bin:$PATH"

@@ -1,40 +1,26 @@
-"""Does GRPO learn? The tiny model trained on the sample data on CPU, with the reward curve.
+"""Does GRPO learn, and from the images? Med-R1's comparison in miniature, on this CPU.
 
-Trains through medr1's engine (:func:`medr1_core.train.engine.train`, what `medr1
-train` runs) with the ``format`` and ``accuracy`` rewards and the ``think``
-prompt variant, then prints:
+``--model tiny`` (the tiny VLM pretrained offline on captions of sample-style images and
+on the answer format with random answers, :mod:`medr1_core.offline.pretrain`) is trained
+with GRPO (``format`` + ``accuracy``, the ``think`` variant, the tiny preset) on
+``sample`` (800 questions) through medr1's engine, what ``medr1 train`` runs. Printed:
 
-- the reward curve as a table: every ``--every`` steps, the mean of the
-  strict ``format`` reward and of the ``accuracy`` reward over those steps
-  (sampled completions, as TRL logs ``rewards/<name>/mean``) and the mean
-  completion length; the PNG is the run directory's ``reward_curve.png``;
-- the format target: the starting model's format reward mean (< 0.2), from
-  one completion per sample question sampled as in training (temperature,
-  max_completion_length) before training starts, and the first step at which
-  the training curve's 10-step moving average reaches 0.8 (within 300 steps);
-- the accuracy target: a greedy evaluation (:func:`medr1_core.eval.run.evaluate`,
-  what `medr1 eval` runs) of the model before and after training on the
-  sample data, beside chance (the mean of 1 / number of options over the
-  sample set) and what guessers that never look at the image score (always
-  the most frequent answer letter; the most frequent letter of each question
-  type), with the letters the trained model answered. The sample set is also
-  the training set: this measures learning, not generalization.
+1. **the demo**: the README's main job (20 steps, ``format,accuracy,dtree``): mean total
+   reward of the first 5 and the last 5 steps (target: +0.3);
+2. **the reward curve** of the long run, as a table (format, accuracy, completion length,
+   share of groups with no reward spread);
+3. **held-out accuracy** (``sample-heldout``: 400 other images, greedy, what ``medr1
+   eval`` runs) per question type, with 95% Wilson intervals, for the base model (before
+   GRPO) and after, and the exact McNemar p-value of after vs base on the same questions;
+   beside chance (mean of 1 / options) and the image-blind guessers fitted on the training
+   set (its most frequent letter; its most frequent letter per question type);
+4. **the blank-image ablation**: the same training and evaluation with every image replaced
+   by a blank one of the same size and mode (an answer readable only from its image
+   must then stay at chance);
+5. **the tiny Qwen2-VL's format curve**: ``tiny-qwen2-vl`` given a short format prior
+   the same way, then GRPO on the ``format`` reward alone.
 
-GRPO knobs are the tiny preset (:data:`medr1_core.train.config.TINY_PRESET`) unless
-changed with ``--set grpo.<knob>=<value>``.
-
-``--warm-start N`` (default 90) first gives the tiny model a prior for the answer format:
-``N`` steps of next-token training on chat turns built from the tiny
-tokenizer's own corpus (:func:`medr1_core.offline.tiny.tiny_corpus`: a synthetic
-question and options -> ``<think> ... </think> <answer> letter </answer>``,
-with random letters and no images), then trains that model. Without it the
-tiny model is uniformly random over its 1024 tokens: it essentially never
-writes ``<think>…</think><answer>…</answer>`` and stops, every completion of
-every group scores 0 on both rewards, and GRPO's advantages -- and so its
-gradients -- are all zero (the table's "zero-std" column shows the fraction
-of groups with no reward spread).
-
-    python benchmarks/bench_learning.py [--steps 300] [--every 20] [--warm-start 0] [--set grpo.learning_rate=1e-3]
+    python benchmarks/bench_learning.py [--steps 300] [--threads 2] [--skip demo,ablation,qwen]
 """
 
 from __future__ import annotations
@@ -43,274 +29,248 @@ import argparse
 import contextlib
 import io
 import json
-import random
+import shutil
 import statistics
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-FORMAT_START_BELOW = 0.2
-FORMAT_TARGET = 0.8
-WITHIN_STEPS = 300
-WINDOW = 10
+DEMO_STEPS = 20
+DEMO_TARGET = 0.3
+P_TARGET = 0.01
 
 
-def warm_start(out: Path, steps: int, *, seed: int = 0, batch_size: int = 32, lr: float = 3e-3) -> Path:
-    """The tiny model after ``steps`` of next-token training on chat turns from the tiny corpus.
-
-    Each corpus example gives two turns: its question line as the user and
-    one of its two formatted answer lines as the assistant. Text only: the
-    vision tower is not trained. Returns ``out``, a model directory.
-    """
-    import torch
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    from medr1_core.offline.tiny import build_tiny_vlm, tiny_corpus
-
-    source = build_tiny_vlm()
-    model = AutoModelForImageTextToText.from_pretrained(source)
-    processor = AutoProcessor.from_pretrained(source)
-    tokenizer = processor.tokenizer
-    lines = tiny_corpus()
-    turns = [
-        (line, answer)
-        for i, line in enumerate(lines)
-        if "Options:" in line and i + 2 < len(lines)
-        for answer in lines[i + 1 : i + 3]
-    ]
-    docs = [
-        tokenizer(
-            tokenizer.apply_chat_template(
-                [{"role": "user", "content": q}, {"role": "assistant", "content": a}], tokenize=False
-            ),
-            add_special_tokens=False,
-        )["input_ids"]
-        for q, a in turns
-    ]
-    torch.manual_seed(seed)
-    rng = random.Random(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    model.train()
-    for _ in range(steps):
-        batch = rng.sample(docs, batch_size)
-        width = max(map(len, batch))
-        ids = torch.full((batch_size, width), tokenizer.pad_token_id)
-        mask = torch.zeros((batch_size, width), dtype=torch.long)
-        for row, doc in enumerate(batch):
-            ids[row, : len(doc)] = torch.tensor(doc)
-            mask[row, : len(doc)] = 1
-        loss = model(input_ids=ids, attention_mask=mask, labels=ids.masked_fill(mask == 0, -100)).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
-    return out
-
-
-def parse_sets(items: list[str]) -> dict:
-    import yaml
-
-    overrides = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key.strip()] = yaml.safe_load(value)
-    return overrides
-
-
-def greedy_eval(model: str, out: Path, max_new_tokens: int) -> dict:
-    from medr1_core.eval.generation import SamplingSettings
-    from medr1_core.eval.run import evaluate
-
-    return evaluate(model, "sample", out, variant="think", device="cpu", progress=False,
-                    sampling=SamplingSettings(max_new_tokens=max_new_tokens)).results
-
-
-def sampled_rates(model: str, temperature: float, max_new_tokens: int, seed: int = 0) -> tuple[float, float]:
-    """Strict-format and accuracy means of one completion per sample question, sampled as in training."""
-    from medr1_core.composition import compose
-    from medr1_core.data import image_path, load_samples
-    from medr1_core.eval.generation import SamplingSettings, TransformersGenerator
-    from medr1_core.train.models import resolve_model
-    from medr1_core.plugins import get_plugins
-    from medr1_core.data.images import open_image
-    from medr1_core.prompts import build_conversation
-
-    plugins = get_plugins()
-    samples = load_samples("sample", plugins=plugins).samples
-    settings = SamplingSettings(max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature, seed=seed)
-    generator = TransformersGenerator.load(resolve_model(model).source, settings, device="cpu")
-    texts = []
-    for start in range(0, len(samples), 50):
-        batch = samples[start : start + 50]
-        texts += generator.generate(
-            [build_conversation(s, plugins.tasks.get(s.task), "think") for s in batch],
-            [[open_image(image_path(s, p), plugins.modalities.get(s.modality)) for p in s.images] for s in batch],
-        )
-    scores = compose("format,accuracy").score_texts(samples, texts, "think").per_reward
-    return statistics.mean(scores["format"]), statistics.mean(x or 0.0 for x in scores["accuracy"])
-
-
-def baselines() -> dict[str, float]:
-    """Accuracy on the sample set of chance (mean of 1/len(options)) and of text-only guessers."""
-    from medr1_core.data import load_samples
-
-    samples = load_samples("sample").samples
-    letters = Counter(s.answer for s in samples)
-    letter, count = letters.most_common(1)[0]
-    by_task: dict[str, Counter] = {}
-    for s in samples:
-        by_task.setdefault(s.task, Counter())[s.answer] += 1
-    return {
-        "chance": statistics.mean(1 / len(s.options) for s in samples),
-        f"always '{letter}'": count / len(samples),
-        "most frequent letter per question type": sum(c.most_common(1)[0][1] for c in by_task.values()) / len(samples),
-    }
-
-
-def curve_table(series: dict, every: int, steps: int) -> list[str]:
-    columns = [
-        ("format", "rewards/format/mean"),
-        ("accuracy", "rewards/accuracy/mean"),
-        ("length", "completions/mean_length"),
-        ("zero-std", "frac_reward_zero_std"),
-    ]
-    lines = ["steps      " + "".join(f"{name:>10}" for name, _ in columns)]
-    for start in range(1, steps + 1, every):
-        end = min(start + every - 1, steps)
-        cells = []
-        for _, key in columns:
-            values = [v for s, v in series.get(key, []) if start <= s <= end]
-            cells.append(f"{statistics.mean(values):10.3f}" if values else f"{'-':>10}")
-        lines.append(f"{start:4d}-{end:<4d}  " + "".join(cells))
-    return lines
-
-
-def first_reaching(points: list[tuple[int, float]], target: float, window: int) -> int | None:
-    values = [v for _, v in points]
-    for i in range(window - 1, len(values)):
-        if statistics.mean(values[i - window + 1 : i + 1]) >= target:
-            return points[i][0]
-    return None
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=WITHIN_STEPS)
-    parser.add_argument("--every", type=int, default=20, help="steps per row of the reward table")
-    parser.add_argument("--warm-start", type=int, default=90, metavar="N",
-                        help="steps of format prior first (see above); 0 trains the random tiny model as built")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--output-dir", help="run directory (default: a fresh temporary one, kept)")
-    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--no-eval", action="store_true", help="skip the greedy evaluations")
-    args = parser.parse_args()
-
+def quiet() -> None:
     import logging
     import warnings
 
     from transformers.utils import logging as hf_logging
-
-    from medr1_core.train import run_dir as rd
-    from medr1_core.train.config import TINY_PRESET, load_train_config
-    from medr1_core.train.engine import train
-    from medr1_core.eval.predictions import PREDICTIONS_FILE, read_predictions
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     logging.getLogger("medr1").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
 
+
+def run_grpo(model: str, data: str, out: Path, steps: int, rewards: str, seed: int, sets: dict | None = None) -> dict:
+    """GRPO through medr1's engine; returns the run's metric series."""
+    from medr1_core.train import run_dir as rd
+    from medr1_core.train.config import TINY_PRESET, load_train_config
+    from medr1_core.train.engine import train
+
+    overrides = {
+        **{f"grpo.{k}": v for k, v in TINY_PRESET.items()},  # also for local copies of the tiny models
+        "model": model, "data": data, "variant": "think", "rewards": rewards, "output_dir": str(out),
+        "grpo.max_steps": steps, "grpo.save_steps": max(steps, 1), "grpo.seed": seed, "report_to": "none",
+        **(sets or {}),
+    }
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        train(load_train_config(overrides=overrides))
+    series = rd.metric_series(out)
+    series["seconds"] = time.perf_counter() - started
+    return series
+
+
+def curve_table(series: dict, every: int) -> list[str]:
+    columns = [("format", "rewards/format/mean"), ("accuracy", "rewards/accuracy/mean"),
+               ("length", "completions/mean_length"), ("zero-std", "frac_reward_zero_std")]
+    steps = max(s for s, _ in series["reward"])
+    lines = ["  steps      " + "".join(f"{name:>10}" for name, _ in columns)]
+    for start in range(1, steps + 1, every):
+        end = min(start + every - 1, steps)
+        cells = []
+        for _, key in columns:
+            values = [v for s, v in series.get(key, []) if start <= s <= end]
+            cells.append(f"{statistics.mean(values):10.3f}" if values else f"{'-':>10}")
+        lines.append(f"  {start:4d}-{end:<4d}  " + "".join(cells))
+    return lines
+
+
+def greedy_eval(model: str, data: str, out: Path, max_new_tokens: int) -> list[dict]:
+    from medr1_core.eval.generation import SamplingSettings
+    from medr1_core.eval.predictions import PREDICTIONS_FILE, read_predictions
+    from medr1_core.eval.run import evaluate
+
+    evaluate(model, data, out, variant="think", device="cpu", progress=False, report=False,
+             sampling=SamplingSettings(max_new_tokens=max_new_tokens))
+    return read_predictions(out / PREDICTIONS_FILE).records
+
+
+def accuracy_text(records: list[dict]) -> str:
+    from medr1_core.eval.stats import wilson_interval
+
+    n, correct = len(records), sum(bool(r.get("correct")) for r in records)
+    low, high = wilson_interval(correct, n)
+    return f"{correct / n:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def blind_guessers(train, heldout) -> dict[str, dict[str, float]]:
+    """Held-out accuracy, per task and overall, of chance and of guessers that never see the image."""
+    overall = Counter(s.answer for s in train).most_common(1)[0][0]
+    per_task = {}
+    for s in train:
+        per_task.setdefault(s.task, Counter())[s.answer] += 1
+    guessers = {
+        "chance": lambda s: 1 / len(s.options),
+        f"always {overall} (the training set's most frequent letter)": lambda s: float(s.answer == overall),
+        "most frequent letter per question type": lambda s: float(s.answer == per_task[s.task].most_common(1)[0][0]),
+    }
+    table = {}
+    for name, score in guessers.items():
+        by_task: dict[str, list[float]] = {}
+        for s in heldout:
+            by_task.setdefault(s.task, []).append(score(s))
+        table[name] = {t: statistics.mean(v) for t, v in by_task.items()}
+        table[name]["overall"] = statistics.mean(score(s) for s in heldout)
+    return table
+
+
+def by_task(records: list[dict]) -> dict[str, list[dict]]:
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        groups.setdefault(r["task"], []).append(r)
+    return {**dict(sorted(groups.items())), "overall": records}
+
+
+def blank_copy(source: Path, target: Path) -> Path:
+    """``source`` (an OmniMedVQA-layout folder) with every image replaced by a blank one, same size and mode."""
+    from PIL import Image
+
+    shutil.copytree(source, target)
+    for path in (target / "Images").rglob("*.png"):
+        with Image.open(path) as image:
+            mode, size = image.mode, image.size
+        fill = 2048 if mode.startswith("I") else (128, 128, 128) if mode == "RGB" else 128
+        Image.new(mode, size, fill).save(path)
+    return target
+
+
+def accuracy_section(label: str, base: list[dict], after: list[dict], guessers: dict) -> list[str]:
+    from medr1_core.eval.stats import compare_predictions
+
+    paired = compare_predictions(base, after)
+    lines = [f"{label}: greedy accuracy on sample-heldout [95% CI], and exact McNemar after vs base",
+             f"  {'question type':30} {'base':>22} {'after GRPO':>22} {'p':>9}   " + "  ".join(
+                 f"{name.split(' (')[0][:22]:>22}" for name in guessers)]
+    base_groups, after_groups = by_task(base), by_task(after)
+    for task, records in after_groups.items():
+        cell = paired["overall"] if task == "overall" else paired["by_task"][task]
+        guess = "  ".join(f"{guessers[name][task]:22.3f}" for name in guessers)
+        lines.append(f"  {task:30} {accuracy_text(base_groups[task]):>22} {accuracy_text(records):>22} "
+                     f"{cell['p_value']:9.2g}   {guess}")
+    return lines
+
+
+def verdict(base: list[dict], after: list[dict], guessers: dict) -> str:
+    from medr1_core.eval.stats import compare_predictions, wilson_interval
+
+    overall = compare_predictions(base, after)["overall"]
+    n, correct = len(after), sum(bool(r.get("correct")) for r in after)
+    low = wilson_interval(correct, n)[0]
+    best_blind = max(g["overall"] for g in guessers.values())
+    met = (overall["difference"] > 0 and overall["p_value"] < P_TARGET and low > best_blind)
+    return (f"target (after > base with McNemar p < {P_TARGET}, and the 95% CI above the best image-blind guesser "
+            f"{best_blind:.3f}): {'met' if met else 'NOT met'} (after {correct / n:.3f}, CI low {low:.3f}, "
+            f"base {overall['accuracy_a']:.3f}, p {overall['p_value']:.2g})")
+
+
+def demo(work: Path, seed: int) -> list[str]:
+    """The README's main job: 20 steps of format, accuracy and dtree on the sample data."""
+    series = run_grpo("tiny", "sample", work / "demo", DEMO_STEPS, "format,accuracy,dtree", seed)
+    total = [v for _, v in series["reward"]]
+    first, last = statistics.mean(total[:5]), statistics.mean(total[-5:])
+    ok = last - first >= DEMO_TARGET
+    return [f"demo (README's main job, {DEMO_STEPS} steps, {series['seconds']:.0f} s): total reward first 5 steps "
+            f"{first:.3f} -> last 5 steps {last:.3f} (change {last - first:+.3f}; target +{DEMO_TARGET}: "
+            f"{'met' if ok else 'NOT met'}); format {series['rewards/format/mean'][0][1]:.2f} -> "
+            f"{statistics.mean(v for _, v in series['rewards/format/mean'][-5:]):.2f}; curve: "
+            f"{work / 'demo' / 'reward_curve.png'}"]
+
+
+def qwen_curve(work: Path, prior_steps: int, steps: int, seed: int) -> list[str]:
+    """tiny-qwen2-vl: a short format-only prior (as for tiny), then GRPO on the format reward."""
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from medr1_core.offline.pretrain import PretrainSettings, pretrain
+    from medr1_core.offline.tiny_qwen import build_tiny_qwen2vl
+
+    source = build_tiny_qwen2vl()
+    model = AutoModelForImageTextToText.from_pretrained(source, dtype=torch.float32)
+    processor = AutoProcessor.from_pretrained(source)
+    settings = PretrainSettings(steps=prior_steps, pool=600, batch_size=16, format_share=1.0, tagged=0.3)
+    with tempfile.TemporaryDirectory() as images:
+        pretrain(model, processor, settings, Path(images))
+    prior = work / "tiny-qwen2-vl-prior"
+    model.save_pretrained(prior)
+    processor.save_pretrained(prior)
+    series = run_grpo(str(prior), "sample", work / "qwen", steps, "format", seed,
+                      {"grpo.max_completion_length": 48})
+    return [f"tiny-qwen2-vl: {prior_steps} steps of format prior, then {steps} GRPO steps on the format reward "
+            f"({series['seconds']:.0f} s)", *curve_table(series, max(1, steps // 6))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300, help="GRPO steps of the long run (and of the ablation)")
+    parser.add_argument("--every", type=int, default=25, help="steps per row of the reward table")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--qwen-prior-steps", type=int, default=150)
+    parser.add_argument("--qwen-steps", type=int, default=60)
+    parser.add_argument("--skip", default="", help="comma list of: demo, ablation, qwen")
+    parser.add_argument("--output-dir", help="where runs and evaluations go (default: a fresh temporary folder, kept)")
+    args = parser.parse_args()
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    quiet()
+    from medr1_core.data import load_samples
+    from medr1_core.offline.pretrain import build_pretrained_tiny_vlm
+    from medr1_core.offline.sample_data import ensure_sample_data
+    from medr1_core.train.config import TINY_PRESET
+
     work = Path(args.output_dir) if args.output_dir else Path(tempfile.mkdtemp(prefix="medr1-bench-learning-"))
     work.mkdir(parents=True, exist_ok=True)
-    model = "tiny"
-    if args.warm_start:
-        started = time.perf_counter()
-        model = str(warm_start(work / "warm-start-model", args.warm_start))
-        print(f"warm start: {args.warm_start} steps of format prior in {time.perf_counter() - started:.1f} s -> {model}")
-    overrides = {
-        **{f"grpo.{k}": v for k, v in TINY_PRESET.items()},  # also for the warm-started copy of tiny
-        "model": model,
-        "data": "sample",
-        "variant": "think",
-        "rewards": "format,accuracy",
-        "output_dir": str(work / "run"),
-        "grpo.max_steps": args.steps,
-        "grpo.save_steps": args.steps,
-        "grpo.seed": args.seed,
-        **parse_sets(args.sets),
-    }
-    config = load_train_config(overrides=overrides)
-    knobs = config.grpo.model_dump(include={
-        "learning_rate", "num_generations", "per_device_train_batch_size", "max_completion_length", "temperature",
-        "beta", "loss_type", "scale_rewards", "seed",
-    })
-    print("GRPO:", json.dumps(knobs))
-    start_format, start_accuracy = sampled_rates(config.model, config.grpo.temperature, config.grpo.max_completion_length)
-    print(
-        f"starting policy, one sampled completion per sample question (T={config.grpo.temperature}): "
-        f"format {start_format:.3f}, accuracy {start_accuracy:.3f}"
-    )
-
     started = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):  # TRL echoes every step's metrics dict
-        train(config)
-    seconds = time.perf_counter() - started
-    run = Path(config.output_dir)
-    series = rd.metric_series(run)
-    steps = max(s for s, _ in series["rewards/format/mean"])
-    print(f"trained {steps} steps in {seconds:.0f} s ({seconds / steps:.2f} s/step incl. start-up) -> {run}\n")
-    print("\n".join(curve_table(series, args.every, steps)))
+    build_pretrained_tiny_vlm(progress=False)
+    print(f"--model tiny ready in {time.perf_counter() - started:.0f} s (built once, then cached); "
+          f"{args.threads} threads; work folder {work}")
+    if "demo" not in skip:
+        print("\n".join(demo(work, args.seed)))
 
-    fmt = series["rewards/format/mean"]
-    acc = series["rewards/accuracy/mean"]
-    start = statistics.mean(v for _, v in fmt[:WINDOW])
-    reached = first_reaching(fmt, FORMAT_TARGET, WINDOW)
-    last20 = statistics.mean(v for _, v in acc[-20:])
-    base = baselines()
-    chance = base["chance"]
-    print(f"\nreward curve: {run / rd.CURVE}")
-    ok_start = start_format < FORMAT_START_BELOW
-    ok_reach = reached is not None and reached <= WITHIN_STEPS
-    print(
-        f"format at the start: {start_format:.3f} sampled over the sample set before training "
-        f"(target < {FORMAT_START_BELOW}: {'met' if ok_start else 'NOT met'}); mean of the first {WINDOW} steps {start:.3f}"
-    )
-    print(
-        f"format, first step whose {WINDOW}-step mean >= {FORMAT_TARGET}: {reached if reached else 'never'}  "
-        f"(target <= {WITHIN_STEPS}: {'met' if ok_reach else 'NOT met'})"
-    )
-    print(f"format, mean of the last 20 steps: {statistics.mean(v for _, v in fmt[-20:]):.3f}")
-    print(f"accuracy (sampled, T={config.grpo.temperature}), mean of the last 20 steps: {last20:.3f}")
-    print("on the sample set: " + "; ".join(f"{name} {value:.3f}" for name, value in base.items()))
-    zero = statistics.mean(v for _, v in series.get("frac_reward_zero_std", [(0, 0.0)]))
-    if zero > 0.99:
-        print(
-            f"no learning signal: {zero:.0%} of the groups had no reward spread, so every GRPO advantage and "
-            "gradient was 0 (the model never wrote the format; try --warm-start 90)"
-        )
-    if args.no_eval:
-        return
-    max_new = config.grpo.max_completion_length
-    before = greedy_eval(config.model, work / "eval-before", max_new)
-    after = greedy_eval(str(run), work / "eval-after", max_new)
-    for name, res in (("before training", before), ("after training", after)):
-        o = res["overall"]
-        print(
-            f"greedy eval {name:15}: accuracy {o['accuracy']:.3f} (95% CI {o['ci95'][0]:.3f}-{o['ci95'][1]:.3f}, "
-            f"n={o['n']}), well-formed {1 - res['malformed_rate']:.3f}"
-        )
-    print("  after, by question type: " + ", ".join(
-        f"{task} {cell['accuracy']:.2f}" for task, cell in after["by_task"].items()
-    ))
-    answered = Counter(p.get("letter") or "none" for p in read_predictions(work / "eval-after" / PREDICTIONS_FILE).records)
-    print("  after, answers given: " + ", ".join(f"{letter} {n}" for letter, n in answered.most_common()))
-    o = after["overall"]
-    verdict = "met" if o["ci95"][0] > chance else ("above chance, CI overlaps it" if o["accuracy"] > chance else "NOT met")
-    print(f"accuracy after training vs chance {chance:.3f}: {o['accuracy']:.3f}  (target above chance: {verdict})")
+    max_new = TINY_PRESET["max_completion_length"]
+    train, heldout = load_samples("sample").samples, load_samples("sample-heldout").samples
+    guessers = blind_guessers(train, heldout)
+    base = greedy_eval("tiny", "sample-heldout", work / "eval-base", max_new)
+    series = run_grpo("tiny", "sample", work / "run", args.steps, "format,accuracy", args.seed)
+    steps = max(s for s, _ in series["reward"])
+    print(f"\nGRPO on sample: {steps} steps in {series['seconds']:.0f} s "
+          f"({series['seconds'] / steps:.2f} s/step incl. start-up) -> {work / 'run'}")
+    print("\n".join(curve_table(series, args.every)))
+    after = greedy_eval(str(work / "run"), "sample-heldout", work / "eval-after", max_new)
+    print()
+    print("\n".join(accuracy_section("images", base, after, guessers)))
+    answered = Counter(r.get("letter") or "none" for r in after)
+    print("  after, letters answered: " + ", ".join(f"{k} {v}" for k, v in answered.most_common()))
+    print(verdict(base, after, guessers))
+
+    if "ablation" not in skip:
+        blank_train = blank_copy(ensure_sample_data(), work / "blank-sample")
+        blank_heldout = blank_copy(ensure_sample_data(split="heldout"), work / "blank-heldout")
+        blank_base = greedy_eval("tiny", str(blank_heldout), work / "eval-blank-base", max_new)
+        run_grpo("tiny", str(blank_train), work / "run-blank", args.steps, "format,accuracy", args.seed)
+        blank_after = greedy_eval(str(work / "run-blank"), str(blank_heldout), work / "eval-blank-after", max_new)
+        print()
+        print("\n".join(accuracy_section("blank images (ablation)", blank_base, blank_after, guessers)))
+    if "qwen" not in skip:
+        print()
+        print("\n".join(qwen_curve(work, args.qwen_prior_steps, args.qwen_steps, args.seed)))
+    print(json.dumps({"seconds": round(time.perf_counter() - started)}))
 
 
 if __name__ == "__main__":

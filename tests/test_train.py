@@ -57,7 +57,7 @@ def test_train_writes_the_run_directory(tmp_path):
     assert "Rewards: mean per logged step" in page and "<polyline" in page
 
     report = json.loads((out / "data_report.json").read_text())
-    assert report["training_samples"] == 200 and report["bad_records"] == 0
+    assert report["training_samples"] == 800 and report["bad_records"] == 0
 
     again = run_cli("train", *FAST, "--max-steps", "1", "--output-dir", str(out), check=False)
     assert again.returncode != 0 and "already holds a medr1 run" in again.stderr and "--resume" in again.stderr
@@ -166,8 +166,8 @@ def test_two_processes_train_data_parallel_with_gloo(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = [m for m in read_jsonl(out / "metrics.jsonl") if "reward" in m]
     assert [m["step"] for m in metrics] == [1, 2]  # rank 0 alone writes
-    # two processes x 8 completions per device = 4 questions a step out of 200
-    assert metrics[-1]["epoch"] == pytest.approx(2 * 4 / 200)
+    # two processes x 8 completions per device = 4 questions a step out of 800
+    assert metrics[-1]["epoch"] == pytest.approx(2 * 4 / 800)
 
 
 def test_tiny_qwen_without_torchvision_says_what_to_install(tmp_path, monkeypatch):

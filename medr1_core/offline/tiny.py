@@ -24,7 +24,8 @@ What it is:
 * a ``LlavaProcessor`` with a ``CLIPImageProcessorPil`` (no torchvision needed) that resizes /
   centre-crops every image to 32x32.
 
-It is NEVER a real model: its outputs are random until trained. It exists so that the whole
+It is NEVER a real model: its outputs are random until trained (``--model tiny-random``);
+``--model tiny`` is this model after a short offline pretraining (:mod:`medr1_core.offline.pretrain`). It exists so that the whole
 pipeline (data -> GRPO training -> checkpoint -> evaluation) can be exercised on a laptop CPU in
 seconds, without network access.
 
@@ -42,6 +43,7 @@ from .cache import cache_dir as default_cache_dir
 
 __all__ = [
     "TINY_MODEL_NAME",
+    "TINY_RANDOM_NAME",
     "TINY_FORMAT_VERSION",
     "TINY_IMAGE_SIZE",
     "TINY_NUM_IMAGE_TOKENS",
@@ -53,8 +55,10 @@ __all__ = [
     "tiny_corpus",
 ]
 
-#: Name under which the tiny model can be referred to (e.g. ``--model tiny`` on the CLI).
+#: ``--model tiny``: this model after the build-time pretraining of :mod:`medr1_core.offline.pretrain`.
 TINY_MODEL_NAME = "tiny"
+#: ``--model tiny-random``: this model as built, untrained (for tests that need a blank slate).
+TINY_RANDOM_NAME = "tiny-random"
 #: Bump when the produced artefact changes; it is part of the default directory name.
 TINY_FORMAT_VERSION = 1
 #: Side of the square images the vision tower sees.

@@ -2,7 +2,8 @@
 
 ``--model`` takes a hub id (``Qwen/Qwen2-VL-2B-Instruct``), a local model
 directory, a run directory or checkpoint written by ``medr1 train``, or
-``tiny`` (the offline tiny LLaVA-style VLM of :mod:`medr1_core.offline.tiny`), or
+``tiny`` (the offline tiny LLaVA-style VLM of :mod:`medr1_core.offline.tiny`, pretrained
+offline by :mod:`medr1_core.offline.pretrain`), ``tiny-random`` (the same, untrained), or
 ``tiny-qwen2-vl`` / ``tiny-qwen2.5-vl`` (tiny random models with the real Qwen
 architectures, :mod:`medr1_core.offline.tiny_qwen`). Loading is always the
 real thing: ``AutoModelForImageTextToText`` / ``AutoProcessor`` ``from_pretrained``.
@@ -57,9 +58,13 @@ def resolve_model(spec: str) -> ResolvedModel:
     A run directory resolves to its final model, else its latest checkpoint; a
     checkpoint inside a run directory carries the run's prompt variant.
     """
-    from ..offline.tiny import TINY_MODEL_NAME, build_tiny_vlm
+    from ..offline.tiny import TINY_MODEL_NAME, TINY_RANDOM_NAME, build_tiny_vlm
 
     if spec == TINY_MODEL_NAME:
+        from ..offline.pretrain import build_pretrained_tiny_vlm
+
+        return ResolvedModel(str(build_pretrained_tiny_vlm()))
+    if spec == TINY_RANDOM_NAME:
         return ResolvedModel(str(build_tiny_vlm()))
     if spec in TINY_QWEN_NAMES:
         from ..offline.tiny_qwen import build_tiny_qwen2vl
