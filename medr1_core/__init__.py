@@ -36,6 +36,7 @@ _EXPORTS = {
     "Task": "specs",
     "DataFormat": "specs",
     "BadRecord": "specs",
+    "RuleFile": "specs",
     "Medr1Error": "errors",
 }
 
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from .hookspecs import hookimpl
     from .rewards import NoParams, Reward, reward
     from .samples import Completion, Rollout, Sample
-    from .specs import BadRecord, DataFormat, Modality, Task
+    from .specs import BadRecord, DataFormat, Modality, RuleFile, Task
 
 
 def __getattr__(name: str):

@@ -3,7 +3,7 @@
 Built-in plugins (``medr1_plugins.*``) are found exactly like third-party ones,
 through entry points. :func:`get_plugins` loads them once per process and
 returns the :class:`Plugins`: what was loaded, what was skipped and why, and
-the four registries (rewards, modalities, tasks, data formats).
+the five registries (rewards, modalities, tasks, data formats, rule files).
 :func:`register_commands` adds the commands plugins provide to the CLI.
 
 Environment:
@@ -47,13 +47,15 @@ HOOKS = {
     "medr1_register_modalities": "modalities",
     "medr1_register_tasks": "tasks",
     "medr1_register_data_formats": "data_formats",
+    "medr1_register_rules": "rules",
 }
 #: what ``medr1 plugins`` lists per plugin: the registries, and CLI commands
 KINDS = (*HOOKS.values(), "commands")
 
 
 class PluginWarning(UserWarning):
-    """A plugin was skipped because it failed to load or its hook raised."""
+    """A plugin was skipped (it failed to load, or its hook raised), or what it registered does not fit
+    (a modality's default tree that no plugin registers, a disable entry that matches no plugin)."""
 
 
 class PluginInterrupted(PluginError):
@@ -99,6 +101,7 @@ class Plugins:
     modalities: Registry = field(default_factory=lambda: Registry("modality"))
     tasks: Registry = field(default_factory=lambda: Registry("task"))
     data_formats: Registry = field(default_factory=lambda: Registry("data format"))
+    rules: Registry = field(default_factory=lambda: Registry("rule file"))
 
     # LabelResolver protocol, for data formats.
     def modality(self, label: str | None) -> str | None:
@@ -177,6 +180,14 @@ def _expected_types() -> dict[str, tuple[type, str]]:
 
 
 def _register_callback(kind: str, pending: list):
+    if kind == "rules":
+        from .specs import rule_files
+
+        def register_rules(obj: Any) -> None:
+            for rule_file in rule_files(obj):
+                pending.append((kind, rule_file.name, rule_file, ()))
+
+        return register_rules
     expected, what = _expected_types()[kind]
 
     def register(obj: Any) -> None:
@@ -228,7 +239,23 @@ def load_plugins(extra: list[tuple[str, object]] = (), *, strict: bool | None = 
 
     for info, obj in loaded:
         _call_register_hooks(pm, plugins, info, obj, strict)
+    _check_default_trees(plugins)
     return plugins
+
+
+def _check_default_trees(plugins: Plugins) -> None:
+    """Warn, naming the plugin, about each modality's ``default_trees`` entry that no plugin registered."""
+    known = plugins.rules.names()
+    for name, modality in plugins.modalities.items():
+        for tree in modality.default_trees:
+            if tree in plugins.rules:
+                continue
+            hint = did_you_mean(tree, known) if known else None
+            warnings.warn(
+                f"{plugins.modalities.origin(name)}: modality '{name}' lists default tree '{tree}', which no plugin "
+                f"registers{f' (did you mean {hint!r}?)' if hint else ''}; a plugin registers its rule files with "
+                f"medr1_register_rules (registered: {', '.join(sorted(known)) or 'none'})",
+                PluginWarning, stacklevel=3)
 
 
 def _call_register_hooks(pm: pluggy.PluginManager, plugins: Plugins, info: PluginInfo, obj: object,

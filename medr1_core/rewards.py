@@ -37,6 +37,25 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RelativeToConfig:
+    """Marks a reward parameter that holds file paths (a ``str`` or a list of them): relative paths written in
+    a config file resolve against that file's folder, as ad-hoc reward files do (a path that exists as
+    given, or is absolute, is kept)::
+
+        class Params(BaseModel):
+            trees: Annotated[list[str], RelativeToConfig()] = Field(default_factory=list)
+    """
+
+    def __repr__(self) -> str:
+        return "RelativeToConfig()"
+
+
+def config_relative_params(model: type[BaseModel]) -> list[str]:
+    """The names of ``model``'s fields marked :class:`RelativeToConfig`."""
+    return [name for name, info in model.model_fields.items()
+            if any(isinstance(m, RelativeToConfig) for m in info.metadata)]
+
+
 class Reward:
     """Base class of every reward.
 

@@ -55,6 +55,62 @@ class Task:
     answer_kind: Literal["choice", "open"] = "choice"
 
 
+#: The file suffixes of decision-tree rule files.
+RULE_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class RuleFile:
+    """A decision-tree rule file a plugin ships, registered under ``name``.
+
+    Made by the ``register`` callback of ``medr1_register_rules`` from a path
+    (``name`` is the file's stem) or from an already parsed tree (a mapping;
+    ``name`` is its ``id``). Exactly one of ``path`` and ``data`` is set. medr1
+    only records it; the ``dtree`` reward reads, validates and compiles it when
+    it is built, and a tree whose ``id`` differs from ``name`` is an error.
+    """
+
+    name: str
+    path: Path | None = None
+    data: Mapping | None = None
+
+    @property
+    def source(self) -> str:
+        """Where the tree comes from, for messages: its path, or ``<name>`` for a tree given as data."""
+        return str(self.path) if self.path is not None else f"<{self.name}>"
+
+
+def rule_files(obj: "str | Path | Mapping | RuleFile") -> list[RuleFile]:
+    """What ``register(obj)`` of ``medr1_register_rules`` records: one :class:`RuleFile` per tree.
+
+    ``obj`` is a tree file, a folder (its ``*.yaml``, ``*.yml`` and ``*.json``,
+    sorted), a parsed tree (a mapping with a string ``id``) or a RuleFile.
+    Raises ``ValueError`` saying what is wrong (a missing path, a folder
+    with no tree file, a mapping without ``id``).
+    """
+    if isinstance(obj, RuleFile):
+        return [obj]
+    if isinstance(obj, Mapping):
+        name = obj.get("id")
+        if not isinstance(name, str) or not name:
+            raise ValueError("a tree registered as data (a mapping) needs a string 'id'")
+        return [RuleFile(name=name, data=obj)]
+    if not isinstance(obj, (str, Path)):
+        raise TypeError(f"register() for rules takes a tree file or folder (str or Path), a parsed tree (a mapping) "
+                        f"or a medr1_core.RuleFile, got {obj!r}")
+    path = Path(obj)
+    if path.is_dir():
+        files = sorted(f for f in path.iterdir() if f.suffix in RULE_FILE_SUFFIXES and f.is_file())
+        if not files:
+            raise ValueError(f"rule folder {path} holds no tree file (*.yaml, *.yml, *.json)")
+        return [RuleFile(name=f.stem, path=f) for f in files]
+    if not path.is_file():
+        raise ValueError(f"no such rule file or folder: {path} (is it listed as package data?)")
+    if path.suffix not in RULE_FILE_SUFFIXES:
+        raise ValueError(f"rule file {path} is not *.yaml, *.yml or *.json")
+    return [RuleFile(name=path.stem, path=path)]
+
+
 @dataclass(frozen=True)
 class BadRecord:
     """A record a data format could not turn into a Sample, and why.

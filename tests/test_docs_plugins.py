@@ -27,6 +27,7 @@ def test_documented_plugin_registers_all_four_kinds(make_distribution, tmp_path)
         "modalities": ["pet"],
         "tasks": ["tumour_staging"],
         "data_formats": ["pet-json"],
+        "rules": [],
         "commands": [],
     }
     assert plugins.modalities.resolve("PET-CT") == "pet"

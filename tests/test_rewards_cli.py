@@ -28,7 +28,8 @@ def test_list_shows_names_descriptions_params_and_origin():
     items = {i["name"]: i for i in json.loads(invoke("rewards", "list", "--json").stdout)}
     assert items["dtree"]["params"][0] == {"name": "trees", "type": "list[str]", "default": [],
                                            "description": "Extra tree files or folders (their ``*.yaml``, "
-                                                          "``*.yml``, ``*.json``)."}
+                                                          "``*.yml``, ``*.json``); relative paths in a config file "
+                                                          "resolve against the file's folder."}
     assert items["accuracy"]["range"] == [0.0, 1.0]
 
 
