@@ -8,7 +8,7 @@ compared ignoring case and punctuation).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 from .errors import PluginError, UnknownNameError
@@ -55,6 +55,8 @@ class Registry(Generic[T]):
 
     def __init__(self, kind: str):
         self.kind = kind
+        #: called with an unknown name; what it returns is added to the error (e.g. "belongs to disabled plugin X")
+        self.unknown_hint: Callable[[str], str | None] | None = None
         self._items: dict[str, T] = {}
         self._origins: dict[str, str] = {}
         self._aliases: dict[str, str] = {}
@@ -94,11 +96,16 @@ class Registry(Generic[T]):
         if canonical is not None:
             return self._items[canonical]
         known = sorted(self._items)
+        extra = self.unknown_hint(name) if self.unknown_hint is not None else None
+        if extra and extra.startswith("belongs to"):
+            raise UnknownNameError(f"{self.kind} '{name}' {extra}")
         hint = did_you_mean(name, known)
         msg = f"unknown {self.kind} '{name}'."
         if hint:
             msg += f" Did you mean '{hint}'?"
         msg += f" Known {self.kind}s: {', '.join(known) or '(none registered)'}."
+        if extra:
+            msg += f" {extra}"
         raise UnknownNameError(msg)
 
     def resolve(self, label: str | None) -> str | None:

@@ -24,6 +24,8 @@ def plugins(ctx, as_json: bool) -> None:
     for info in infos:
         dist = f"{info.distribution} {info.version}" if info.distribution else "(in-process)"
         click.echo(f"{info.name}  [{dist}]  {info.module}")
+        if info.disabled:
+            click.echo("    DISABLED by MEDR1_DISABLE_PLUGINS (not loaded)")
         if info.error:
             click.echo(f"    SKIPPED: {info.error}")
         for kind in KINDS:
