@@ -233,7 +233,8 @@ def load_plugins(extra: list[tuple[str, object]] = (), *, strict: bool | None = 
     """Load every plugin of the ``medr1`` entry-point group, plus ``extra``.
 
     ``extra`` is a list of ``(name, module_or_object)`` registered in-process
-    (for tests and notebooks). A plugin that registers a name (or alias)
+    (for tests and notebooks; :mod:`medr1_core.testing` wraps this). A module
+    that an installed entry point already loaded is not registered twice. A plugin that registers a name (or alias)
     already taken is skipped with a warning naming both plugins
     (:class:`~medr1_core.registry.DuplicateNameError` under ``strict``); see
     the module doc for the other ways a plugin is skipped.
@@ -263,8 +264,14 @@ def load_plugins(extra: list[tuple[str, object]] = (), *, strict: bool | None = 
             loaded.append((info, module))
 
     for name, obj in extra:
+        if pm.is_registered(obj):  # its package is installed: its entry point loaded this very module
+            continue
         info = PluginInfo(name, None, None, getattr(obj, "__name__", repr(obj)))
         plugins.infos.append(info)
+        if pm.get_plugin(name) is not None:
+            taken = next(i for i in plugins.infos if i.name == name and i is not info)
+            _fail(info, f"has the name of {taken.label}; give the in-process plugin another name", None, strict)
+            continue
         if _register(pm, info, lambda obj=obj: obj, name, strict) is not None:
             loaded.append((info, obj))
 

@@ -7,7 +7,7 @@ negation) and :mod:`.dtree_rules` (validation, walking, judging).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -187,6 +187,25 @@ class DTreeReward(Reward):
                            f"conclusions {', '.join(tree.conclusions)}")
             out.append((str(path), errors, summary))
         return out
+
+    @classmethod
+    def tree_problems(cls, tree: str | Path | Mapping) -> list[str]:
+        """Every problem with a tree file, folder, parsed tree (mapping) or registered tree name; ``[]``: valid."""
+        if isinstance(tree, Mapping):
+            return validate_tree_data(tree, f"<{tree.get('id', 'tree')}>")
+        path = Path(tree).expanduser()
+        if path.exists():
+            results = cls.check_files([path])
+            if not results:
+                return [f"{path}: no tree files (*.yaml, *.yml, *.json)"]
+            return [error for _file, errors, _summary in results for error in errors]
+        from medr1_core.plugins import get_plugins
+
+        registry = get_plugins().rules
+        if str(tree) in registry:
+            return load_registered([(registry.get(str(tree)), registry.origin(str(tree)))])[1]
+        return [f"{tree}: no such tree file or folder, and no registered tree of that name "
+                f"(registered: {', '.join(registry.names()) or 'none'})"]
 
     def explain(self, rollout: Rollout, *, every_tree: bool = False) -> dict:
         """Why ``rollout`` got its score: per tree that applies to its sample, how the options map to the
