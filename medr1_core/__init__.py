@@ -8,9 +8,10 @@ The core is the modules at this level: ``hookspecs`` (the plugin hooks),
 ``plugins`` (loading them), ``registry`` (names), ``samples`` (Sample,
 Completion, Rollout), ``parsing`` (a completion read once), ``prompts``,
 ``rewards`` (what a reward is), ``specs`` (Modality, Task, DataFormat),
-``errors`` and ``files``. Features are sub-packages: ``composition`` (choosing
-and scoring rewards, the TRL adapter), ``data``, ``train``, ``eval``,
-``report``, ``offline`` (tiny models, sample data) and ``cli``.
+``errors``, ``files`` and ``testing`` (the plugin author's test kit). Features
+are sub-packages: ``composition`` (choosing and scoring rewards, the TRL
+adapter), ``data``, ``train``, ``eval``, ``report``, ``offline`` (tiny models,
+sample data), ``scaffold`` (``medr1 plugins new``) and ``cli``.
 
 Names are imported on first use, so ``import medr1_core`` (and ``medr1
 --help``) stays cheap.
