@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
     from .samples import Sample
 
 
@@ -24,8 +26,19 @@ class Modality:
     matched case- and punctuation-insensitively. Images are converted to
     ``image_mode`` and resized, keeping their aspect ratio, to lie within
     ``min_pixels``..``max_pixels``. ``dicom_window`` applies a DICOM header's
-    window centre/width. ``default_trees`` names the decision trees (dtree file
-    stems) that apply to this modality.
+    window centre/width. ``default_trees`` names the decision trees (registered
+    rule files, ``medr1 rules list``) that apply to this modality.
+
+    ``prepare``, if set, is the modality's own image preparation (crop an
+    endoscope's black border, window a CT): a function from a PIL image to a PIL
+    image, run on every image of the modality in training and evaluation alike,
+    after decoding and before medr1's conversion to 8 bits, ``image_mode`` and
+    the pixel bounds. It receives the image at its full depth (16-bit and float
+    images as they are; a DICOM file as mode ``F`` holding the values after
+    rescale slope/intercept, Hounsfield units for CT, with no window applied and
+    ``dicom_window`` not used), and a volume's slices 8-bit, already windowed
+    (their window is set per sample, see docs/data.md). Make it a module-level
+    function, so it pickles.
     """
 
     id: str
@@ -36,6 +49,7 @@ class Modality:
     max_pixels: int = 384 * 384
     dicom_window: bool = False
     default_trees: tuple[str, ...] = ()
+    prepare: Callable[["PILImage"], "PILImage"] | None = None
 
 
 @dataclass(frozen=True)
