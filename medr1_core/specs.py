@@ -41,15 +41,21 @@ class Modality:
     function, so it pickles.
     """
 
-    id: str
-    name: str
-    aliases: tuple[str, ...] = ()
-    image_mode: str = "RGB"
-    min_pixels: int = 56 * 56
-    max_pixels: int = 384 * 384
-    dicom_window: bool = False
-    default_trees: tuple[str, ...] = ()
-    prepare: Callable[["PILImage"], "PILImage"] | None = None
+    id: str = field(metadata={"doc": "canonical id: what samples, `scope.modalities` and `--modality` use"})
+    name: str = field(metadata={"doc": "display name"})
+    aliases: tuple[str, ...] = field(default=(), metadata={
+        "doc": "labels datasets use for it, matched ignoring case and punctuation"})
+    image_mode: str = field(default="RGB", metadata={"doc": "PIL mode images are converted to"})
+    min_pixels: int = field(default=56 * 56, metadata={
+        "doc": "smallest image area (pixels); smaller images grow, keeping the aspect ratio"})
+    max_pixels: int = field(default=384 * 384, metadata={
+        "doc": "largest image area (pixels); larger images shrink, keeping the aspect ratio"})
+    dicom_window: bool = field(default=False, metadata={"doc": "apply a DICOM header's window centre/width"})
+    default_trees: tuple[str, ...] = field(default=(), metadata={
+        "doc": "names of registered decision trees (`medr1 rules list`) that apply to it"})
+    prepare: Callable[["PILImage"], "PILImage"] | None = field(default=None, metadata={
+        "doc": "its own image preparation, `prepare(image) -> image`, run before medr1's steps "
+                "(see [Image preparation of a modality](#image-preparation-of-a-modality))"})
 
 
 @dataclass(frozen=True)
@@ -62,11 +68,15 @@ class Task:
     ``"open"`` (free text).
     """
 
-    id: str
-    name: str
-    aliases: tuple[str, ...] = ()
-    prompts: Mapping[str, str] = field(default_factory=dict)
-    answer_kind: Literal["choice", "open"] = "choice"
+    id: str = field(metadata={"doc": "canonical id: what samples, `scope.tasks` and `--task` use"})
+    name: str = field(metadata={"doc": "display name"})
+    aliases: tuple[str, ...] = field(default=(), metadata={
+        "doc": "labels datasets use for it, matched ignoring case and punctuation"})
+    prompts: Mapping[str, str] = field(default_factory=dict, metadata={
+        "doc": "prompt variant (`think`, `nothink`, `think_after`) -> template with `{question}` and `{options}`; "
+               "a run with a variant it lacks stops naming it; questions without options use medr1's open template"})
+    answer_kind: Literal["choice", "open"] = field(default="choice", metadata={
+        "doc": "`choice`: answered with an option letter; `open`: free text"})
 
 
 #: The file suffixes of decision-tree rule files.
@@ -84,9 +94,9 @@ class RuleFile:
     it is built, and a tree whose ``id`` differs from ``name`` is an error.
     """
 
-    name: str
-    path: Path | None = None
-    data: Mapping | None = None
+    name: str = field(metadata={"doc": "what it is found by: `only:`, `default_trees`, `medr1 rules explain NAME`"})
+    path: Path | None = field(default=None, metadata={"doc": "the tree file (YAML or JSON)"})
+    data: Mapping | None = field(default=None, metadata={"doc": "or the parsed tree"})
 
     @property
     def source(self) -> str:
@@ -174,7 +184,11 @@ class DataFormat:
     raises for one bad record.
     """
 
-    name: str
-    description: str
-    detect: Callable[[Path], bool]
-    read: Callable[[Path, LabelResolver], Iterable["Sample | BadRecord"]]
+    name: str = field(metadata={"doc": "what `--format` takes"})
+    description: str = field(metadata={"doc": "one line for `medr1 plugins` and `medr1 data inspect`"})
+    detect: Callable[[Path], bool] = field(metadata={
+        "doc": "`detect(path)`: whether `path` is in this format, cheaply; `path` is what the user gave, a file "
+               "or a folder, so check which"})
+    read: Callable[[Path, LabelResolver], Iterable["Sample | BadRecord"]] = field(metadata={
+        "doc": "`read(path, labels)`: yields a `Sample` per good record and a `BadRecord` per bad one, never "
+               "raising for one record; `labels.modality(label)` / `labels.task(label)` give canonical ids or None"})

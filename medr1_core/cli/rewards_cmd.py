@@ -19,27 +19,18 @@ def rewards() -> None:
     """Rewards: what is installed, and scoring completions from a JSONL file."""
 
 
-def _params(cls) -> list[dict]:
-    out = []
-    for name, field in cls.Params.model_fields.items():
-        default = field.get_default(call_default_factory=True)
-        ann = field.annotation
-        annotation = str(ann).replace("typing.", "") if getattr(ann, "__args__", None) else ann.__name__
-        out.append({"name": name, "type": annotation, "default": default,
-                    "description": " ".join((field.description or "").split())})
-    return out
-
-
 @rewards.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of text.")
 def list_(as_json: bool) -> None:
-    """List rewards: name, description, parameters with defaults, and the plugin providing each."""
+    """List rewards: name, description, parameters with defaults, constraints and descriptions, and the
+    plugin providing each."""
     from ..plugins import get_plugins
+    from ..rewards import param_info
 
     registry = get_plugins().rewards
     items = [
         {"name": name, "description": cls.description, "origin": registry.origin(name), "range": list(cls.range),
-         "params": _params(cls)}
+         "params": param_info(cls.Params)}
         for name, cls in registry.items()
     ]
     if as_json:
@@ -50,7 +41,8 @@ def list_(as_json: bool) -> None:
         if item["description"]:
             click.echo(f"    {item['description']}")
         for p in item["params"]:
-            click.echo(f"    {p['name']}: {p['type']} = {p['default']!r}")
+            limits = f"  ({'; '.join(p['constraints'])})" if p["constraints"] else ""
+            click.echo(f"    {p['name']}: {p['type']} = {p['default']!r}{limits}")
             if p["description"]:
                 click.echo(f"        {p['description']}")
 
