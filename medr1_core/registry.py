@@ -60,6 +60,7 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
         self._origins: dict[str, str] = {}
         self._aliases: dict[str, str] = {}
+        self._resolved: dict[str, str | None] = {}  # label as written -> canonical name (labels repeat in data)
 
     def add(self, name: str, item: T, origin: str, aliases: tuple[str, ...] = ()) -> None:
         """Register ``item`` under ``name`` (and ``aliases``) for the plugin ``origin``."""
@@ -79,6 +80,7 @@ class Registry(Generic[T]):
                 )
         self._items[name] = item
         self._origins[name] = origin
+        self._resolved.clear()
         for label in (name, *aliases):
             self._aliases[normalise_label(label)] = name
 
@@ -87,6 +89,7 @@ class Registry(Generic[T]):
         self._items.pop(name, None)
         self._origins.pop(name, None)
         self._aliases = {label: owner for label, owner in self._aliases.items() if owner != name}
+        self._resolved.clear()
 
     def get(self, name: str) -> T:
         """The item named ``name`` or one of its aliases; unknown names fail helpfully."""
@@ -112,7 +115,14 @@ class Registry(Generic[T]):
         """The canonical name for a name or alias, or ``None``."""
         if not label:
             return None
-        return self._aliases.get(normalise_label(label))
+        try:
+            return self._resolved[label]
+        except (KeyError, TypeError):
+            pass
+        found = self._aliases.get(normalise_label(label))
+        if isinstance(label, str) and len(self._resolved) < 10_000:
+            self._resolved[label] = found
+        return found
 
     def origin(self, name: str) -> str:
         return self._origins[name]
