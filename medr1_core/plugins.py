@@ -129,7 +129,8 @@ class Plugins:
                 self._probed[ep_name] = _probe(ep)
             found = self._probed[ep_name]
             if found is not None and key in found.get(kind, ()):
-                return f"belongs to {info.label}, which is disabled (MEDR1_DISABLE_PLUGINS={os.environ.get('MEDR1_DISABLE_PLUGINS', '')})"
+                setting = os.environ.get("MEDR1_DISABLE_PLUGINS", "")
+                return f"belongs to {info.label}, which is disabled (MEDR1_DISABLE_PLUGINS={setting})"
         return f"(Disabled by MEDR1_DISABLE_PLUGINS: {', '.join(self.disabled)}.)"
 
     # LabelResolver protocol, for data formats.

@@ -1,4 +1,7 @@
-"""``medr1 plugins``: what is installed and what each plugin registered; ``medr1 plugins new``: a plugin to start from."""
+"""``medr1 plugins``: what is installed and what each plugin registered.
+
+``medr1 plugins new NAME``: a working plugin package to start from (:mod:`medr1_core.scaffold`).
+"""
 
 from __future__ import annotations
 
