@@ -18,12 +18,13 @@ from medr1_plugins.rewards.dtree_rules import TreeError
 
 from helpers import run_cli
 
-# A small Paris-classification tree, scoped to no modality: only the modality's default_trees brings it in.
+# A small Paris-classification tree, scoped to microscopy: the endoscopy modality's default_trees brings it in.
 PARIS = """\
 id: paris_polyp
 title: Paris classification of superficial lesions (endoscopy)
 references: ["The Paris endoscopic classification of superficial neoplastic lesions. Gastrointest Endosc 2003;58:S3-43"]
 scope:
+  modalities: [microscopy]
   tasks: [disease_diagnosis]
 findings:
   stalk: [stalk, pedunculated, stalked]
@@ -84,8 +85,8 @@ def test_a_plugin_tree_is_registered_and_applied_through_default_trees(endo, mon
     texts = ["<think>A pedunculated lesion on a long stalk.</think><answer>A</answer>",
              "<think>A flat, slightly elevated plaque.</think><answer>A</answer>"]
     assert dtree.score(make_rollouts([endo_sample] * 2, texts, "think")) == [1.0, 0.0]
-    # the tree lists no modality, so it applies everywhere; the default only adds, never removes
-    assert dtree.score(make_rollouts([ct_sample], texts[:1], "think")) == [1.0]
+    # out of the tree's scope and not in the modality's default_trees: it does not apply
+    assert dtree.score(make_rollouts([ct_sample], texts[:1], "think")) == [None]
 
 
 def test_rules_list_and_rewards_score_see_the_installed_tree(endo, tmp_path):
@@ -167,7 +168,7 @@ def test_a_tree_registered_as_data(monkeypatch):
     plugins = use(monkeypatch, load_plugins(extra=[("inline", Inline)], strict=True))
     assert plugins.rules.origin("paris_polyp") == "plugin 'inline' (in-process)"
     dtree = plugins.rewards.get("dtree")({"only": ["paris_polyp"]})
-    sample = Sample(id="e", modality="ct", **QUESTION)
+    sample = Sample(id="e", modality="microscopy", **QUESTION)
     assert dtree.score(make_rollouts([sample], ["<think>On a stalk.</think><answer>A</answer>"], "think")) == [1.0]
 
 
@@ -185,6 +186,6 @@ def test_relative_tree_paths_in_a_config_resolve_against_the_config_file(tmp_pat
     data = read_config(config)
     assert data["rewards"]["dtree"]["params"]["trees"] == [str(folder.resolve() / "trees" / "paris_polyp.yaml")]
     composed = compose(None, None, data)
-    sample = Sample(id="e", modality="ct", **QUESTION)
+    sample = Sample(id="e", modality="microscopy", **QUESTION)
     scores = composed.score(make_rollouts([sample], ["<think>On a stalk.</think><answer>A</answer>"], "think"))
     assert scores.row(0) == {"dtree": 1.0, "second": 1.0}
