@@ -1,17 +1,29 @@
-"""Reward throughput: medr1's format / accuracy / dtree against the Med-R1 (R1-V) rewards.
+"""Reward throughput: medr1's format / accuracy / dtree against Med-R1's own reward functions.
 
 Generates realistic GRPO batches (seeded): groups of ``--group`` completions per
 question, several hundred characters of reasoning each, mixed modalities and
 tasks (so decision trees apply to a good share), and a mix of correct, wrong,
 differently written and malformed answers. Then, on one CPU core, it times:
 
-- the baseline, measured in the same run: Med-R1 / R1-V's reward functions
-  (``re.search(r"<answer>(.*?)</answer>")`` then ``strip() == ground truth``,
-  and the format regex ``^<think>.*?</think>\\s*<answer>.*?</answer>$`` with
-  ``re.DOTALL``), called TRL-style on the raw strings;
+- in-process, the baseline measured in the same run: the *string fallback* of
+  Med-R1 / R1-V's accuracy reward alone (``re.search(r"<answer>(.*?)</answer>")``
+  then ``strip() == ground truth``; their reward first tries ``math_verify``,
+  left out here) and R1-V's format regex
+  ``^<think>.*?</think>\\s*<answer>.*?</answer>$`` (``re.DOTALL``), called
+  TRL-style on the raw strings;
 - medr1: parsing once (:func:`medr1_core.parsing.make_rollouts`) plus each
   reward, each reward alone, ``format+accuracy`` and ``format+accuracy+dtree``
   through :class:`medr1_core.composition.ComposedRewards`.
+
+- whole process (``--whole N``, default 50,000; 0 skips it): ``medr1 rewards
+  score --rewards format,accuracy`` on a JSONL file of N completions, against
+  Med-R1's own ``accuracy_reward`` (``math_verify`` first, then exact match) and
+  ``format_reward`` scoring the same file in a process of their own
+  (``benchmarks/med_r1_rewards.py``), and against that script without
+  ``math_verify``. Each process is started fresh (interpreter, imports, reading,
+  scoring, writing the scores), pinned to one core; the ratio is on CPU time
+  (user + system of the child), wall time is printed too. Target: medr1 at
+  least 20x Med-R1's own functions.
 
 Times are CPU seconds of this single-threaded process pinned to one core, so
 other processes on a shared machine do not inflate them. Targets (one core):
@@ -19,31 +31,36 @@ format+accuracy >= 100,000 completions/s, format+accuracy+dtree
 >= 20,000/s. It also prints how the two accuracy rewards score each kind of
 answer, to show what the baseline lets through.
 
-    python benchmarks/bench_rewards.py            # 100,000 completions
-    python benchmarks/bench_rewards.py --n 20000  # quick
+    python benchmarks/bench_rewards.py            # 100,000 completions in-process, 50,000 whole-process
+    python benchmarks/bench_rewards.py --n 20000 --whole 10000  # quick
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
+from pathlib import Path
 
 from medr1_core import parsing
 from medr1_core.composition import compose
 from medr1_core.parsing import make_rollouts
 from medr1_core.samples import Sample
 
-# --- the baseline: Med-R1 / R1-V reward functions (per-function regex) -------------
+# --- the in-process baseline: Med-R1 / R1-V's string fallback (no math_verify) -------
 
 
 def r1v_accuracy_reward(completions, solution, **kwargs):
-    """Med-R1 / R1-V accuracy: the <answer> text, stripped, equals the ground truth."""
+    """The string fallback of Med-R1 / R1-V's accuracy (their math_verify step left out): the <answer>
+    text, stripped, equals the ground truth."""
     rewards = []
     for content, sol in zip(completions, solution):
         reward = 0.0
@@ -289,13 +306,98 @@ def time_medr1(samples, texts, batch, names):
     return clock() - t0, composed
 
 
+# --- whole process: medr1 rewards score vs Med-R1's functions on the same file ---------
+
+HERE = Path(__file__).resolve().parent
+
+
+def write_input(path: Path, samples, texts) -> None:
+    """The completions as a `medr1 rewards score` input file (what both processes read)."""
+    with path.open("w", encoding="utf-8") as out:
+        for i, (s, text) in enumerate(zip(samples, texts)):
+            out.write(json.dumps({"id": f"{s.id}-{i}", "question": s.question, "options": s.options,
+                                  "answer": s.answer, "modality": s.modality, "task": s.task,
+                                  "completion": text}) + "\n")
+
+
+def run_process(command: list[str]) -> tuple[float, float]:
+    """``(CPU seconds, wall seconds)`` of ``command`` run to completion, pinned to one core."""
+    core = sorted(os.sched_getaffinity(0))[0] if hasattr(os, "sched_getaffinity") else None
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=(lambda: os.sched_setaffinity(0, {core})) if core is not None else None)
+    _stderr = proc.stderr.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{_stderr.decode(errors='replace')[-2000:]}")
+    return usage.ru_utime + usage.ru_stime, wall
+
+
+def agreement(a: Path, b: Path, name: str) -> float:
+    """Share of lines where the two score files give reward ``name`` the same score."""
+    same = total = 0
+    with a.open() as fa, b.open() as fb:
+        for la, lb in zip(fa, fb):
+            total += 1
+            same += json.loads(la)["rewards"][name] == json.loads(lb)["rewards"][name]
+    return same / total if total else float("nan")
+
+
+def whole_process(n: int, group: int, seed: int) -> None:
+    samples, texts, _kinds = make_data(n, group, seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        src = tmp / "completions.jsonl"
+        write_input(src, samples, texts)
+        runs = {
+            "medr1 rewards score (format+accuracy)": (
+                [sys.executable, "-m", "medr1_core.cli", "rewards", "score", "--rewards", "format,accuracy",
+                 "--input", str(src), "--output", str(tmp / "medr1.jsonl")], tmp / "medr1.jsonl"),
+            "Med-R1 accuracy (math_verify, then exact) + format": (
+                [sys.executable, str(HERE / "med_r1_rewards.py"), str(src), str(tmp / "medr1_mv.jsonl")],
+                tmp / "medr1_mv.jsonl"),
+            "Med-R1 exact-match fallback only + format": (
+                [sys.executable, str(HERE / "med_r1_rewards.py"), str(src), str(tmp / "medr1_exact.jsonl"),
+                 "--no-math-verify"], tmp / "medr1_exact.jsonl"),
+        }
+        try:
+            import math_verify  # noqa: F401
+        except ImportError:
+            print("\nmath_verify is not installed (pip install 'medr1[dev]'); the Med-R1 math_verify run is skipped")
+            del runs["Med-R1 accuracy (math_verify, then exact) + format"]
+        times = {label: run_process(cmd) for label, (cmd, _out) in runs.items()}
+        ours = times["medr1 rewards score (format+accuracy)"][0]
+        print(f"\nwhole process, {n:,} completions from one JSONL file ({src.stat().st_size / 2**20:.1f} MiB), "
+              "one core each:")
+        print(f"{'process':<54}{'CPU s':>8}{'wall s':>8}{'completions/s':>15}{'medr1 speed-up':>16}")
+        for label, (cpu, wall) in times.items():
+            print(f"{label:<54}{cpu:>8.2f}{wall:>8.2f}{n / cpu:>15,.0f}{cpu / ours:>15.1f}x")
+        mv = times.get("Med-R1 accuracy (math_verify, then exact) + format")
+        if mv:
+            ratio = mv[0] / ours
+            print(f"target: medr1 >= 20x Med-R1's own reward functions (math_verify first): {ratio:.1f}x "
+                  f"{'MET' if ratio >= 20 else 'NOT MET'}")
+            _out = runs["Med-R1 accuracy (math_verify, then exact) + format"][1]
+            print(f"same accuracy score as Med-R1 on {agreement(tmp / 'medr1.jsonl', _out, 'accuracy'):.0%} of lines, "
+                  f"same format score on {agreement(tmp / 'medr1.jsonl', _out, 'format'):.0%} "
+                  "(they differ where medr1 reads 'C. CT', 'CT', 'The answer is (C)' as C and refuses two answers)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=100_000, help="completions (default 100,000)")
     ap.add_argument("--group", type=int, default=8, help="completions per question, as GRPO samples them")
     ap.add_argument("--batch", type=int, default=512, help="completions per scoring call")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--whole", type=int, default=50_000,
+                    help="completions for the whole-process comparison (default 50,000; 0 skips it)")
+    ap.add_argument("--whole-only", action="store_true", help="only the whole-process comparison")
     args = ap.parse_args(argv)
+    if args.whole_only:
+        whole_process(args.whole, args.group, args.seed)
+        return 0
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
@@ -318,7 +420,7 @@ def main(argv=None) -> int:
     for a, b in batches(n, args.batch):
         make_rollouts(samples[a:b], texts[a:b], "think")
     parse = clock() - t_parse0
-    rows = [("baseline: R1-V format + accuracy (regex)", base)]
+    rows = [("baseline: Med-R1 string fallback + R1-V format", base)]
     rows.append(("medr1 parse only", parse))
     timings = {}
     for names in ("format", "accuracy", "dtree", "format,accuracy", "format,accuracy,dtree"):
@@ -359,6 +461,8 @@ def main(argv=None) -> int:
               f"{(ds / dn if dn else float('nan')):>12.2f}")
     applies = sum(1 for s in scores.per_reward["dtree"] if s is not None) / n
     print(f"\ndtree applies to {applies:.0%} of completions; medr1 accuracy is 1 for {sum(chosen_right) / n:.0%}")
+    if args.whole:
+        whole_process(args.whole, args.group, args.seed)
     return 0
 
 

@@ -8,9 +8,10 @@ The core is the modules at this level: ``hookspecs`` (the plugin hooks),
 ``plugins`` (loading them), ``registry`` (names), ``samples`` (Sample,
 Completion, Rollout), ``parsing`` (a completion read once), ``prompts``,
 ``rewards`` (what a reward is), ``specs`` (Modality, Task, DataFormat),
-``errors`` and ``files``. Features are sub-packages: ``composition`` (choosing
-and scoring rewards, the TRL adapter), ``data``, ``train``, ``eval``,
-``report``, ``offline`` (tiny models, sample data) and ``cli``.
+``errors``, ``files`` and ``testing`` (the plugin author's test kit). Features
+are sub-packages: ``composition`` (choosing and scoring rewards, the TRL
+adapter), ``data``, ``train``, ``eval``, ``report``, ``offline`` (tiny models,
+sample data), ``scaffold`` (``medr1 plugins new``) and ``cli``.
 
 Names are imported on first use, so ``import medr1_core`` (and ``medr1
 --help``) stays cheap.
@@ -36,6 +37,7 @@ _EXPORTS = {
     "Task": "specs",
     "DataFormat": "specs",
     "BadRecord": "specs",
+    "RuleFile": "specs",
     "Medr1Error": "errors",
 }
 
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
     from .hookspecs import hookimpl
     from .rewards import NoParams, Reward, reward
     from .samples import Completion, Rollout, Sample
-    from .specs import BadRecord, DataFormat, Modality, Task
+    from .specs import BadRecord, DataFormat, Modality, RuleFile, Task
 
 
 def __getattr__(name: str):

@@ -53,9 +53,52 @@ class JsonLine(NamedTuple):
     value: Any
 
 
+try:  # orjson parses and writes JSON lines several times faster than the standard library
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; the standard library does the same, slower
+    _orjson = None
+
+
+#: orjson reads an integer beyond 64 bits as a float; any float this large is read again by ``json``
+_HUGE = 2.0 ** 63
+
+
+def _has_huge_float(value: Any) -> bool:
+    """Whether a parsed value holds a float of magnitude 2**63 or more (NaN included), at any depth."""
+    t = type(value)
+    if t is float:
+        return not -_HUGE < value < _HUGE
+    if t is dict:
+        value = value.values()
+    elif t is not list:
+        return False
+    for item in value:
+        kind = type(item)
+        if kind is str or kind is int or item is None or kind is bool:
+            continue
+        if _has_huge_float(item):
+            return True
+    return False
+
+
+def loads(raw: bytes | str) -> Any:
+    """One JSON value: orjson when it can, the standard library for what orjson refuses or reads
+    differently (``NaN`` literals; integers beyond 64 bits, which it would make floats) and for the error
+    message of a bad line."""
+    if _orjson is not None:
+        try:
+            value = _orjson.loads(raw)
+        except _orjson.JSONDecodeError:
+            pass
+        else:
+            if not _has_huge_float(value):
+                return value
+    return json.loads(raw)
+
+
 def _decode(raw: bytes, path: str, number: int, is_tail: bool) -> JsonLine | BadLine:
     try:
-        return JsonLine(number, json.loads(raw))
+        return JsonLine(number, loads(raw))
     except UnicodeDecodeError as exc:
         return BadLine(path, number, f"not UTF-8 text (byte {exc.start + 1} of the line is {raw[exc.start]:#04x})")
     except ValueError as exc:
@@ -78,7 +121,7 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[JsonLine | BadLine]:
             number += 1
             if number == 1 and raw.startswith(_BOM):
                 raw = raw[len(_BOM):]
-            if not raw.strip():
+            if not raw or raw.isspace():
                 continue
             yield _decode(raw, name, number, is_tail=not raw.endswith(b"\n"))
 
@@ -155,6 +198,11 @@ def jsonable(value: Any) -> Any:
 
 def dumps_line(record: Any) -> str:
     """One JSON line (with its newline); NaN and infinities become ``null``."""
+    if _orjson is not None:
+        try:  # orjson writes NaN and infinities as null itself
+            return _orjson.dumps(record, option=_orjson.OPT_APPEND_NEWLINE).decode()
+        except TypeError:  # a type orjson does not know (a torch scalar, ...), or an integer beyond 64 bits
+            pass
     return json.dumps(jsonable(record), ensure_ascii=False, allow_nan=False) + "\n"
 
 

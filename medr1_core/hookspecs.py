@@ -63,6 +63,27 @@ def medr1_register_data_formats(register):
 
 
 @hookspec
+def medr1_register_rules(register):
+    """Register decision-tree rule files the plugin ships (for the ``dtree`` reward).
+
+    ``register(path)`` takes a tree file or a folder of them (``*.yaml``,
+    ``*.yml``, ``*.json``), each registered under its file stem, or a parsed
+    tree (a mapping, registered under its ``id``). Ship the files as package
+    data and find them next to the module::
+
+        from pathlib import Path
+
+        @hookimpl
+        def medr1_register_rules(register):
+            register(Path(__file__).with_name("trees"))
+
+    Registered trees are what ``medr1 rules list`` shows and what a
+    modality's ``default_trees`` name; the ``dtree`` reward uses them all
+    unless told otherwise (``shipped: false``, ``only: [...]``).
+    """
+
+
+@hookspec
 def medr1_register_commands(cli):
     """Add commands to the ``medr1`` command line.
 

@@ -3,14 +3,17 @@
 Built-in plugins (``medr1_plugins.*``) are found exactly like third-party ones,
 through entry points. :func:`get_plugins` loads them once per process and
 returns the :class:`Plugins`: what was loaded, what was skipped and why, and
-the four registries (rewards, modalities, tasks, data formats).
+the five registries (rewards, modalities, tasks, data formats, rule files).
 :func:`register_commands` adds the commands plugins provide to the CLI.
 
 Environment:
 
 - ``MEDR1_STRICT_PLUGINS=1``: a plugin that fails to load or whose hook raises
   is fatal instead of skipped with a warning.
-- ``MEDR1_DISABLE_PLUGINS=a,b``: entry points named ``a`` and ``b`` are not loaded.
+- ``MEDR1_DISABLE_PLUGINS=a,b``: entry points named ``a`` and ``b`` are not loaded;
+  ``medr1 plugins`` lists them as disabled, an unknown name that one of them
+  provides says so (``reward 'x' belongs to plugin 'a' (...), which is
+  disabled``), and an entry that names no installed plugin is a warning.
 
 Isolation: one plugin's mistakes cost that plugin only. An import that raises
 (``SystemExit`` included), a hook medr1 does not define (a misspelt
@@ -47,13 +50,15 @@ HOOKS = {
     "medr1_register_modalities": "modalities",
     "medr1_register_tasks": "tasks",
     "medr1_register_data_formats": "data_formats",
+    "medr1_register_rules": "rules",
 }
 #: what ``medr1 plugins`` lists per plugin: the registries, and CLI commands
 KINDS = (*HOOKS.values(), "commands")
 
 
 class PluginWarning(UserWarning):
-    """A plugin was skipped because it failed to load or its hook raised."""
+    """A plugin was skipped (it failed to load, or its hook raised), or what it registered does not fit
+    (a modality's default tree that no plugin registers, a disable entry that matches no plugin)."""
 
 
 class PluginInterrupted(PluginError):
@@ -72,6 +77,8 @@ class PluginInfo:
     module: str
     registered: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in KINDS})
     error: str | None = None
+    disabled: bool = False
+    """Not loaded: ``MEDR1_DISABLE_PLUGINS`` names its entry point."""
 
     @property
     def label(self) -> str:
@@ -86,6 +93,7 @@ class PluginInfo:
             "module": self.module,
             **self.registered,
             "error": self.error,
+            "disabled": self.disabled,
         }
 
 
@@ -99,6 +107,31 @@ class Plugins:
     modalities: Registry = field(default_factory=lambda: Registry("modality"))
     tasks: Registry = field(default_factory=lambda: Registry("task"))
     data_formats: Registry = field(default_factory=lambda: Registry("data format"))
+    rules: Registry = field(default_factory=lambda: Registry("rule file"))
+
+    disabled: dict[str, Any] = field(default_factory=dict)
+    """Entry points ``MEDR1_DISABLE_PLUGINS`` disabled, by name (never loaded unless a name is unknown)."""
+    _probed: dict[str, dict[str, set[str]] | None] = field(default_factory=dict, repr=False)
+
+    def disabled_owner(self, kind: str, name: str) -> str | None:
+        """Which disabled plugin provides ``name`` of ``kind`` (for the unknown-name error), or which are disabled.
+
+        Only then is a disabled plugin imported, in isolation (a throwaway plugin manager; what it prints
+        goes to stderr; if it fails, it is just not named).
+        """
+        if not self.disabled:
+            return None
+        from .registry import normalise_label
+
+        key = normalise_label(name)
+        for ep_name, (info, ep) in self.disabled.items():
+            if ep_name not in self._probed:
+                self._probed[ep_name] = _probe(ep)
+            found = self._probed[ep_name]
+            if found is not None and key in found.get(kind, ()):
+                setting = os.environ.get("MEDR1_DISABLE_PLUGINS", "")
+                return f"belongs to {info.label}, which is disabled (MEDR1_DISABLE_PLUGINS={setting})"
+        return f"(Disabled by MEDR1_DISABLE_PLUGINS: {', '.join(self.disabled)}.)"
 
     # LabelResolver protocol, for data formats.
     def modality(self, label: str | None) -> str | None:
@@ -177,6 +210,14 @@ def _expected_types() -> dict[str, tuple[type, str]]:
 
 
 def _register_callback(kind: str, pending: list):
+    if kind == "rules":
+        from .specs import rule_files
+
+        def register_rules(obj: Any) -> None:
+            for rule_file in rule_files(obj):
+                pending.append((kind, rule_file.name, rule_file, ()))
+
+        return register_rules
     expected, what = _expected_types()[kind]
 
     def register(obj: Any) -> None:
@@ -193,7 +234,8 @@ def load_plugins(extra: list[tuple[str, object]] = (), *, strict: bool | None = 
     """Load every plugin of the ``medr1`` entry-point group, plus ``extra``.
 
     ``extra`` is a list of ``(name, module_or_object)`` registered in-process
-    (for tests and notebooks). A plugin that registers a name (or alias)
+    (for tests and notebooks; :mod:`medr1_core.testing` wraps this). A module
+    that an installed entry point already loaded is not registered twice. A plugin that registers a name (or alias)
     already taken is skipped with a warning naming both plugins
     (:class:`~medr1_core.registry.DuplicateNameError` under ``strict``); see
     the module doc for the other ways a plugin is skipped.
@@ -207,20 +249,30 @@ def load_plugins(extra: list[tuple[str, object]] = (), *, strict: bool | None = 
     loaded: list[tuple[PluginInfo, object]] = []
 
     # built-ins first: a plugin cannot take over a name medr1 itself ships
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP),
-                     key=lambda e: (bool(e.dist) and e.dist.name != "medr1", e.dist.name if e.dist else "", e.name)):
-        if ep.name in disabled:
-            continue
+    eps = sorted(entry_points(group=ENTRY_POINT_GROUP),
+                 key=lambda e: (bool(e.dist) and e.dist.name != "medr1", e.dist.name if e.dist else "", e.name))
+    _check_disabled(disabled, [ep.name for ep in eps])
+    for ep in eps:
         dist = ep.dist
         info = PluginInfo(ep.name, dist.name if dist else None, dist.version if dist else None, ep.value)
         plugins.infos.append(info)
+        if ep.name in disabled:
+            info.disabled = True
+            plugins.disabled[ep.name] = (info, ep)
+            continue
         module = _register(pm, info, ep.load, ep.name, strict)
         if module is not None:
             loaded.append((info, module))
 
     for name, obj in extra:
+        if pm.is_registered(obj):  # its package is installed: its entry point loaded this very module
+            continue
         info = PluginInfo(name, None, None, getattr(obj, "__name__", repr(obj)))
         plugins.infos.append(info)
+        if pm.get_plugin(name) is not None:
+            taken = next(i for i in plugins.infos if i.name == name and i is not info)
+            _fail(info, f"has the name of {taken.label}; give the in-process plugin another name", None, strict)
+            continue
         if _register(pm, info, lambda obj=obj: obj, name, strict) is not None:
             loaded.append((info, obj))
 
@@ -228,7 +280,63 @@ def load_plugins(extra: list[tuple[str, object]] = (), *, strict: bool | None = 
 
     for info, obj in loaded:
         _call_register_hooks(pm, plugins, info, obj, strict)
+    _check_default_trees(plugins)
+    for kind in HOOKS.values():
+        getattr(plugins, kind).unknown_hint = lambda name, kind=kind: plugins.disabled_owner(kind, name)
     return plugins
+
+
+def _check_disabled(disabled: set[str], names: list[str]) -> None:
+    """Warn about each ``MEDR1_DISABLE_PLUGINS`` entry that names no installed entry point."""
+    for entry in sorted(disabled - set(names)):
+        hint = did_you_mean(entry, names)
+        warnings.warn(
+            f"MEDR1_DISABLE_PLUGINS names '{entry}', which is no installed plugin"
+            f"{f' (did you mean {hint!r}?)' if hint else ''}; it disables entry-point names: "
+            f"{', '.join(sorted(set(names)))}", PluginWarning, stacklevel=3)
+
+
+def _probe(ep) -> dict[str, set[str]] | None:
+    """What a (disabled) entry point would register, as normalised names and aliases per kind; None if it fails."""
+    from .registry import normalise_label
+
+    pm = pluggy.PluginManager("medr1")
+    pm.add_hookspecs(hookspecs)
+    found: dict[str, set[str]] = {kind: set() for kind in HOOKS.values()}
+    try:
+        with redirect_stdout(sys.stderr), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            plugin = ep.load()
+            pm.register(plugin, name=f"probe-{ep.name}")
+            for hook_name, kind in HOOKS.items():
+                for impl in getattr(pm.hook, hook_name).get_hookimpls():
+                    pending: list = []
+                    kwargs = {"register": _register_callback(kind, pending)}
+                    impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+                    for _kind, name, _obj, aliases in pending:
+                        found[kind].update(normalise_label(label) for label in (name, *aliases))
+    except (Exception, SystemExit):  # noqa: BLE001 - a disabled plugin that cannot load is just not named
+        return None
+    return found
+
+
+def _check_default_trees(plugins: Plugins) -> None:
+    """Warn, once per plugin, about the ``default_trees`` of its modalities that no plugin registered."""
+    known = plugins.rules.names()
+    missing: dict[str, list[str]] = {}
+    for name, modality in plugins.modalities.items():
+        for tree in modality.default_trees:
+            if tree not in plugins.rules:
+                hint = did_you_mean(tree, known) if known else None
+                missing.setdefault(plugins.modalities.origin(name), []).append(
+                    f"modality '{name}' lists '{tree}'" + (f" (did you mean {hint!r}?)" if hint else ""))
+    off = [info.label for info in plugins.infos if info.disabled or info.error]
+    for origin, problems in missing.items():
+        warnings.warn(
+            f"{origin}: default trees that no plugin registers: {'; '.join(problems)}. A plugin registers its "
+            f"rule files with medr1_register_rules (registered: {', '.join(sorted(known)) or 'none'}"
+            + (f"; not loaded: {', '.join(off)}" if off else "") + ")",
+            PluginWarning, stacklevel=3)
 
 
 def _call_register_hooks(pm: pluggy.PluginManager, plugins: Plugins, info: PluginInfo, obj: object,

@@ -8,7 +8,7 @@ compared ignoring case and punctuation).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 from .errors import PluginError, UnknownNameError
@@ -55,9 +55,12 @@ class Registry(Generic[T]):
 
     def __init__(self, kind: str):
         self.kind = kind
+        #: called with an unknown name; what it returns is added to the error (e.g. "belongs to disabled plugin X")
+        self.unknown_hint: Callable[[str], str | None] | None = None
         self._items: dict[str, T] = {}
         self._origins: dict[str, str] = {}
         self._aliases: dict[str, str] = {}
+        self._resolved: dict[str, str | None] = {}  # label as written -> canonical name (labels repeat in data)
 
     def add(self, name: str, item: T, origin: str, aliases: tuple[str, ...] = ()) -> None:
         """Register ``item`` under ``name`` (and ``aliases``) for the plugin ``origin``."""
@@ -77,6 +80,7 @@ class Registry(Generic[T]):
                 )
         self._items[name] = item
         self._origins[name] = origin
+        self._resolved.clear()
         for label in (name, *aliases):
             self._aliases[normalise_label(label)] = name
 
@@ -85,6 +89,7 @@ class Registry(Generic[T]):
         self._items.pop(name, None)
         self._origins.pop(name, None)
         self._aliases = {label: owner for label, owner in self._aliases.items() if owner != name}
+        self._resolved.clear()
 
     def get(self, name: str) -> T:
         """The item named ``name`` or one of its aliases; unknown names fail helpfully."""
@@ -94,18 +99,30 @@ class Registry(Generic[T]):
         if canonical is not None:
             return self._items[canonical]
         known = sorted(self._items)
+        extra = self.unknown_hint(name) if self.unknown_hint is not None else None
+        if extra and extra.startswith("belongs to"):
+            raise UnknownNameError(f"{self.kind} '{name}' {extra}")
         hint = did_you_mean(name, known)
         msg = f"unknown {self.kind} '{name}'."
         if hint:
             msg += f" Did you mean '{hint}'?"
         msg += f" Known {self.kind}s: {', '.join(known) or '(none registered)'}."
+        if extra:
+            msg += f" {extra}"
         raise UnknownNameError(msg)
 
     def resolve(self, label: str | None) -> str | None:
         """The canonical name for a name or alias, or ``None``."""
         if not label:
             return None
-        return self._aliases.get(normalise_label(label))
+        try:
+            return self._resolved[label]
+        except (KeyError, TypeError):
+            pass
+        found = self._aliases.get(normalise_label(label))
+        if isinstance(label, str) and len(self._resolved) < 10_000:
+            self._resolved[label] = found
+        return found
 
     def origin(self, name: str) -> str:
         return self._origins[name]

@@ -37,6 +37,58 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RelativeToConfig:
+    """Marks a reward parameter that holds file paths (a ``str`` or a list of them): relative paths written in
+    a config file resolve against that file's folder, as ad-hoc reward files do (a path that exists as
+    given, or is absolute, is kept)::
+
+        class Params(BaseModel):
+            trees: Annotated[list[str], RelativeToConfig()] = Field(default_factory=list)
+    """
+
+    def __repr__(self) -> str:
+        return "RelativeToConfig()"
+
+
+def config_relative_params(model: type[BaseModel]) -> list[str]:
+    """The names of ``model``'s fields marked :class:`RelativeToConfig`."""
+    return [name for name, info in model.model_fields.items()
+            if any(isinstance(m, RelativeToConfig) for m in info.metadata)]
+
+
+def _type_name(annotation: Any) -> str:
+    if getattr(annotation, "__args__", None):
+        return str(annotation).replace("typing.", "")
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _constraints(info: Any) -> list[str]:
+    import typing
+
+    out = []
+    for m in info.metadata:
+        for attr, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"), ("min_length", "length >="),
+                         ("max_length", "length <=")):
+            value = getattr(m, attr, None)
+            if value is not None:
+                out.append(f"{op} {value:g}" if isinstance(value, float) else f"{op} {value}")
+    if typing.get_origin(info.annotation) is typing.Literal:
+        out.append("one of " + ", ".join(map(str, typing.get_args(info.annotation))))
+    if any(isinstance(m, RelativeToConfig) for m in info.metadata):
+        out.append("paths relative to the config file")
+    return out
+
+
+def param_info(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """Each parameter of a reward's ``Params``: name, type, default, constraints and description
+    (what ``medr1 rewards list`` shows and docs/rewards.md's tables are generated from)."""
+    return [
+        {"name": name, "type": _type_name(info.annotation), "default": info.get_default(call_default_factory=True),
+         "constraints": _constraints(info), "description": " ".join((info.description or "").split())}
+        for name, info in model.model_fields.items()
+    ]
+
+
 class Reward:
     """Base class of every reward.
 

@@ -27,6 +27,7 @@ def test_documented_plugin_registers_all_four_kinds(make_distribution, tmp_path)
         "modalities": ["pet"],
         "tasks": ["tumour_staging"],
         "data_formats": ["pet-json"],
+        "rules": [],
         "commands": [],
     }
     assert plugins.modalities.resolve("PET-CT") == "pet"
@@ -44,3 +45,16 @@ def test_documented_plugin_registers_all_four_kinds(make_distribution, tmp_path)
     completion = Completion(text="", think="SUVmax 7.2 in the hilum", answer="B", letters=("B",))
     other = Sample(id="2", question="?", answer="A", modality="ct")
     assert suv.score([Rollout(sample, completion), Rollout(other, completion)]) == [1.0, None]
+
+
+def test_documented_kit_tests_pass(make_distribution):
+    make_distribution("medr1-pet", "medr1_pet", example_source(), entry_point="pet")
+    text = (REPO / "docs" / "plugins.md").read_text()
+    block = re.search(r"<!-- example: test_pet.py -->\s*```python\n(.*?)```", text, re.S)
+    assert block, "docs/plugins.md lost its test kit example"
+    namespace: dict = {}
+    exec(compile(block.group(1), "docs/plugins.md:test_pet.py", "exec"), namespace)
+    tests = [f for name, f in namespace.items() if name.startswith("test_")]
+    assert len(tests) == 3
+    for test in tests:
+        test()

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from medr1_core.errors import ConfigError, Medr1Error
-from medr1_core.files import BadLine, append_jsonl, drop_partial_tail, read_jsonl, read_yaml_mapping
+from medr1_core.files import BadLine, append_jsonl, drop_partial_tail, iter_jsonl, read_jsonl, read_yaml_mapping
 
 
 def test_one_bad_byte_spoils_one_line_not_the_file(tmp_path):
@@ -48,3 +48,19 @@ def test_yaml_config_errors_name_the_file(tmp_path, content, message):
 def test_badline_is_a_plain_record():
     bad = BadLine("f.jsonl", 3, "invalid JSON")
     assert (bad.path, bad.line, bad.reason) == ("f.jsonl", 3, "invalid JSON")
+
+
+def test_what_orjson_refuses_still_reads_and_writes_as_the_standard_library_does(tmp_path):
+    import math
+
+    import numpy as np
+
+    from medr1_core.files import dumps_line, loads
+
+    path = tmp_path / "odd.jsonl"
+    path.write_bytes(b'{"x": NaN}\n{"big": 123456789012345678901234567890}\n{"s": "caf\xc3\xa9"}\n')
+    values = [item.value for item in iter_jsonl(path)]
+    assert math.isnan(values[0]["x"]) and values[1]["big"] == 123456789012345678901234567890
+    assert values[2] == {"s": "café"} and loads('{"a": [1, 2.5, null]}') == {"a": [1, 2.5, None]}
+    assert dumps_line({"a": float("nan"), "b": float("inf"), "c": "é"}) == '{"a":null,"b":null,"c":"é"}\n'
+    assert json.loads(dumps_line({"n": np.float32(0.5), "big": 2**70})) == {"n": 0.5, "big": 2**70}

@@ -91,8 +91,8 @@ def test_disabled_plugins_are_not_loaded(make_distribution, monkeypatch):
     make_distribution("medr1-broken", "broken_plugin3", "import no_such_module_xyz\n", entry_point="broken")
     monkeypatch.setenv("MEDR1_DISABLE_PLUGINS", "broken, rewards")
     plugins = load_plugins(strict=True)  # would raise if the broken one were loaded
-    names = {i.name for i in plugins.infos}
-    assert "broken" not in names and "rewards" not in names
+    disabled = {i.name for i in plugins.infos if i.disabled}
+    assert {"broken", "rewards"} <= disabled
     assert "format" not in plugins.rewards
 
 
@@ -203,3 +203,40 @@ def test_a_commands_hook_that_raises_is_skipped_with_the_plugin_named(make_distr
     proc = run_cli("rules", "list", env=env)
     assert "medr1-badcmd" in proc.stderr and "medr1_register_commands" in proc.stderr and "no disk" in proc.stderr
     assert "cxr_pneumonia_covid" in proc.stdout  # the other plugins' commands still work
+
+
+def test_disabled_plugins_are_listed_as_disabled_and_own_their_names(make_distribution, monkeypatch):
+    make_distribution("medr1-always-one", "always_one_disabled", GOOD_PLUGIN, entry_point="always")
+    monkeypatch.setenv("MEDR1_DISABLE_PLUGINS", "always")
+    plugins = load_plugins(strict=True)
+    info = next(i for i in plugins.infos if i.name == "always")
+    assert info.disabled and info.registered["rewards"] == [] and info.to_dict()["disabled"] is True
+    with pytest.raises(UnknownNameError, match=r"reward 'always_one' belongs to plugin 'always' "
+                                               r"\(medr1-always-one 1\.0\), which is disabled"):
+        plugins.rewards.get("always_one")
+    with pytest.raises(UnknownNameError, match=r"unknown reward 'nope'.*Disabled by MEDR1_DISABLE_PLUGINS: always"):
+        plugins.rewards.get("nope")
+
+
+def test_a_disable_entry_that_matches_nothing_is_a_warning(monkeypatch):
+    monkeypatch.setenv("MEDR1_DISABLE_PLUGINS", "reward,tasks")
+    with pytest.warns(PluginWarning, match=r"MEDR1_DISABLE_PLUGINS names 'reward', which is no installed plugin "
+                                           r"\(did you mean 'rewards'\?\)"):
+        plugins = load_plugins()
+    assert "disease_diagnosis" not in plugins.tasks and "format" in plugins.rewards
+
+
+def test_cli_shows_disabled_plugins_and_why_a_reward_is_unknown(make_distribution, tmp_path):
+    path = make_distribution("medr1-always-one", "always_one_cli", GOOD_PLUGIN, entry_point="always")
+    env = {"PYTHONPATH": os.pathsep.join([str(path), os.environ.get("PYTHONPATH", "")]),
+           "MEDR1_DISABLE_PLUGINS": "always"}
+    out = run_cli("plugins", env=env).stdout
+    assert "always  [medr1-always-one 1.0]" in out and "DISABLED by MEDR1_DISABLE_PLUGINS" in out
+    listed = {p["name"]: p for p in json.loads(run_cli("plugins", "--json", env=env).stdout)}
+    assert listed["always"]["disabled"] is True and listed["rewards"]["disabled"] is False
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "1", "question": "?", "options": {"A": "x", "B": "y"}, "answer": "A",
+                               "completion": "<answer>A</answer>"}) + "\n")
+    proc = run_cli("rewards", "score", "--rewards", "always_one", "--input", str(src), env=env, check=False)
+    assert proc.returncode == 2
+    assert "reward 'always_one' belongs to plugin 'always' (medr1-always-one 1.0), which is disabled" in proc.stderr

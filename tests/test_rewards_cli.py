@@ -26,9 +26,12 @@ def test_list_shows_names_descriptions_params_and_origin():
     assert "open_threshold: float = 90.0" in out
     assert "trees: list[str] = []" in out and "Extra tree files or folders" in out
     items = {i["name"]: i for i in json.loads(invoke("rewards", "list", "--json").stdout)}
+    assert "fuzzy_threshold: float = 90.0  (>= 50; <= 100)" in out  # constraints too
     assert items["dtree"]["params"][0] == {"name": "trees", "type": "list[str]", "default": [],
+                                           "constraints": ["paths relative to the config file"],
                                            "description": "Extra tree files or folders (their ``*.yaml``, "
-                                                          "``*.yml``, ``*.json``)."}
+                                                          "``*.yml``, ``*.json``); relative paths in a config file "
+                                                          "resolve against the file's folder."}
     assert items["accuracy"]["range"] == [0.0, 1.0]
 
 

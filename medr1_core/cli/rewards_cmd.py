@@ -19,27 +19,18 @@ def rewards() -> None:
     """Rewards: what is installed, and scoring completions from a JSONL file."""
 
 
-def _params(cls) -> list[dict]:
-    out = []
-    for name, field in cls.Params.model_fields.items():
-        default = field.get_default(call_default_factory=True)
-        ann = field.annotation
-        annotation = str(ann).replace("typing.", "") if getattr(ann, "__args__", None) else ann.__name__
-        out.append({"name": name, "type": annotation, "default": default,
-                    "description": " ".join((field.description or "").split())})
-    return out
-
-
 @rewards.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of text.")
 def list_(as_json: bool) -> None:
-    """List rewards: name, description, parameters with defaults, and the plugin providing each."""
+    """List rewards: name, description, parameters with defaults, constraints and descriptions, and the
+    plugin providing each."""
     from ..plugins import get_plugins
+    from ..rewards import param_info
 
     registry = get_plugins().rewards
     items = [
         {"name": name, "description": cls.description, "origin": registry.origin(name), "range": list(cls.range),
-         "params": _params(cls)}
+         "params": param_info(cls.Params)}
         for name, cls in registry.items()
     ]
     if as_json:
@@ -50,7 +41,8 @@ def list_(as_json: bool) -> None:
         if item["description"]:
             click.echo(f"    {item['description']}")
         for p in item["params"]:
-            click.echo(f"    {p['name']}: {p['type']} = {p['default']!r}")
+            limits = f"  ({'; '.join(p['constraints'])})" if p["constraints"] else ""
+            click.echo(f"    {p['name']}: {p['type']} = {p['default']!r}{limits}")
             if p["description"]:
                 click.echo(f"        {p['description']}")
 
@@ -60,6 +52,7 @@ def _read(path: Path, plugins, notes: list[str]):
     from ..files import BadLine, iter_jsonl
     from ..samples import Sample
 
+    modalities, tasks = plugins.modalities, plugins.tasks
     for item in iter_jsonl(path):
         if isinstance(item, BadLine):
             notes.append(f"{path}:{item.line}: skipped: {item.reason}")
@@ -69,59 +62,80 @@ def _read(path: Path, plugins, notes: list[str]):
         if problem:
             notes.append(f"{path}:{number}: skipped: {problem}")
             continue
-        labels = {}
-        for key, registry in (("modality", plugins.modalities), ("task", plugins.tasks)):
-            label = row.get(key)
-            labels[key] = registry.resolve(label) if label else None
-            if label and labels[key] is None:
-                notes.append(f"{path}:{number}: note: unknown {key} '{label}' (scored without one)")
+        modality_label, task_label = row.get("modality"), row.get("task")
+        modality = modalities.resolve(modality_label) if modality_label else None
+        task = tasks.resolve(task_label) if task_label else None
+        if modality_label and modality is None:
+            notes.append(f"{path}:{number}: note: unknown modality '{modality_label}' (scored without one)")
+        if task_label and task is None:
+            notes.append(f"{path}:{number}: note: unknown task '{task_label}' (scored without one)")
         options = row.get("options")
+        answer = row["answer"]
+        question = row.get("question")
         sample = Sample(
             id=str(row.get("id", number)),
-            question=str(row.get("question") or ""),
-            answer=str(row["answer"]),
-            options={str(k): str(v) for k, v in options.items()} if options else None,
-            modality=labels["modality"],
-            task=labels["task"],
+            question=question if type(question) is str else str(question or ""),
+            answer=answer if type(answer) is str else str(answer),
+            options=options or None,  # JSON keys are strings, and _check_row saw string values
+            modality=modality,
+            task=task,
             dataset=row.get("dataset"),
         )
         yield number, sample, row["completion"]
 
 
-def _score_file(names, weights, config_path, input_path, out, variant, strict, batch_size, time_limit, notes):
+def _progress(input_path: Path):
+    """A tqdm bar over the file's lines on a terminal; elsewhere nothing (no tqdm import, no counting pass)."""
+    if not sys.stderr.isatty():
+        return None
     from tqdm import tqdm
 
+    total_lines = sum(1 for _ in input_path.open("rb"))
+    return tqdm(total=total_lines, unit="line", file=sys.stderr, desc="scoring")
+
+
+def _score_file(names, weights, config_path, input_path, out, variant, strict, batch_size, time_limit, notes):
     from ..composition import compose, read_config
     from ..plugins import get_plugins
 
     composed = compose(names, weights, read_config(config_path) if config_path else None, strict=strict,
                        time_limit=time_limit)
     plugins = get_plugins()
-    total_lines = sum(1 for _ in input_path.open("rb"))
     tally = _Tally(composed, variant, out)
+    bar = _progress(input_path)
     batch = []
-    with tqdm(total=total_lines, unit="line", file=sys.stderr, disable=None, desc="scoring") as bar:
+    try:
         for item in _read(input_path, plugins, notes):
             batch.append(item)
             if len(batch) >= batch_size:
                 tally.flush(batch)
-                bar.update(len(batch))
+                if bar is not None:
+                    bar.update(len(batch))
                 batch = []
         tally.flush(batch)
-        bar.update(bar.total - bar.n)
+        if bar is not None:
+            bar.update(bar.total - bar.n)
+    finally:
+        if bar is not None:
+            bar.close()
     return tally
+
+
+_STR_ONLY = frozenset({str})
 
 
 def _check_row(row) -> str | None:
     if not isinstance(row, dict):
         return f"expected a JSON object, got {type(row).__name__}"
     completion = row.get("completion")
-    if not isinstance(completion, (str, list)):
+    if type(completion) is not str and not isinstance(completion, (str, list)):
         return "'completion' must be a string or a list of chat messages"
-    if not isinstance(row.get("answer"), (str, int)) or str(row.get("answer")).strip() == "":
+    answer = row.get("answer")
+    if not isinstance(answer, (str, int)) or (answer.isspace() or not answer if type(answer) is str
+                                              else str(answer).strip() == ""):
         return "'answer' must be the correct letter or reference text"
     options = row.get("options")
-    if options is not None and not (isinstance(options, dict) and all(isinstance(v, str) for v in options.values())):
+    if options is not None and not (isinstance(options, dict) and set(map(type, options.values())) <= _STR_ONLY):
         return "'options' must be null or an object of letter -> text"
     return None
 
@@ -142,19 +156,24 @@ class _Tally:
 
         if not batch:
             return
-        rollouts = make_rollouts([s for _n, s, _c in batch], [completion_text(c) for _n, _s, c in batch], self.variant)
+        samples = [s for _n, s, _c in batch]
+        rollouts = make_rollouts(samples, [c if type(c) is str else completion_text(c) for _n, _s, c in batch],
+                                 self.variant)
         result = self.composed.score(rollouts)
-        for i, (_number, sample, _c) in enumerate(batch):
-            row = result.row(i)
-            self.out.write(dumps_line({"id": sample.id, "rewards": row, "total": result.total[i]}))
-            for name, value in row.items():
-                if value is None:
-                    self.nones[name] += 1
-                else:
-                    self.sums[name] += value
-                    self.counts[name] += 1
+        names = self.composed.names
+        columns = [result.per_reward[name] for name in names]
+        lines = []
+        for i, sample in enumerate(samples):
+            row = {name: column[i] for name, column in zip(names, columns)}
+            lines.append(dumps_line({"id": sample.id, "rewards": row, "total": result.total[i]}))
             completion = rollouts[i].completion
             self.parse_failures += (not completion.well_formed) or completion.answer is None
+        self.out.write("".join(lines))
+        for name, column in zip(names, columns):
+            scored = [v for v in column if v is not None]
+            self.sums[name] += sum(scored)
+            self.counts[name] += len(scored)
+            self.nones[name] += len(column) - len(scored)
         self.scored += len(batch)
 
     def summary(self) -> list[str]:

@@ -242,12 +242,51 @@ def rebase_reward_files(rewards: Any, base: Path) -> Any:
     return rewards
 
 
+def _rebase_path(value: Any, base: Path) -> Any:
+    if isinstance(value, str) and value and not Path(value).expanduser().is_absolute() and not Path(value).exists():
+        return str(base / value)
+    return value
+
+
+def rebase_param_paths(rewards: Any, base: Path) -> Any:
+    """Relative paths in the parameters a reward marks
+    :class:`~medr1_core.rewards.RelativeToConfig` (``dtree``'s ``trees``), made relative to ``base``
+    unless they exist as given or are absolute. A reward that cannot be found is left for
+    composition to report."""
+    from ..errors import Medr1Error
+    from ..rewards import config_relative_params
+    from .adhoc import reward_class
+
+    def rebase(entry: Any, default_ref: Any) -> Any:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("params"), Mapping):
+            return entry
+        ref = entry.get("reward") or default_ref
+        try:
+            fields = config_relative_params(reward_class(ref).Params) if isinstance(ref, str) else []
+        except Medr1Error:
+            return entry
+        params = dict(entry["params"])
+        for name in fields:
+            value = params.get(name)
+            params[name] = [_rebase_path(v, base) for v in value] if isinstance(value, list) else \
+                _rebase_path(value, base)
+        return {**entry, "params": params}
+
+    if isinstance(rewards, Mapping):
+        return {k: rebase(v, k) for k, v in rewards.items()}
+    if isinstance(rewards, list):
+        return [rebase(v, v.get("name")) if isinstance(v, Mapping) else v for v in rewards]
+    return rewards
+
+
 def read_config(path: str | os.PathLike) -> dict[str, Any]:
     """The one reader of medr1 config files (run configs, reward configs): the YAML mapping,
-    with ad-hoc reward files resolved against the file's folder. Errors are
-    :class:`~medr1_core.errors.ConfigError` naming the file."""
+    with ad-hoc reward files, and the path parameters rewards mark
+    :class:`~medr1_core.rewards.RelativeToConfig` (``dtree``'s ``trees``), resolved against
+    the file's folder. Errors are :class:`~medr1_core.errors.ConfigError` naming the file."""
     path = Path(path)
     data = read_yaml_mapping(path)
     if "rewards" in data:
-        data["rewards"] = rebase_reward_files(data["rewards"], path.resolve().parent)
+        base = path.resolve().parent
+        data["rewards"] = rebase_param_paths(rebase_reward_files(data["rewards"], base), base)
     return data

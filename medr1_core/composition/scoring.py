@@ -232,6 +232,8 @@ def _as_score(value: Any, reward_range: tuple[float, float]) -> float | None:
     """``value`` as a score: ``None`` (NaN too), or a finite float within ``reward_range``; else RewardScoreError."""
     if value is None:
         return None
+    if type(value) is float and reward_range[0] <= value <= reward_range[1] and math.isfinite(value):
+        return value  # the common case
     if not isinstance(value, numbers.Real) and callable(getattr(value, "item", None)):
         value = value.item()  # numpy / torch scalars
     if not isinstance(value, numbers.Real):

@@ -12,7 +12,11 @@ modality asks for:
   reduced scale when they are much larger than needed);
 - DICOM: rescale slope/intercept, then, for modalities with ``dicom_window``,
   the header's window centre/width (else min..max); MONOCHROME1 is inverted;
-  the middle frame of a multi-frame file is used.
+  the middle frame of a multi-frame file is used;
+- a modality's own ``prepare`` (:class:`~medr1_core.Modality`) runs first, on
+  the decoded image at full depth (a DICOM file: its rescaled values, mode
+  ``F``, unwindowed); a ``prepare`` that raises, or returns something that is
+  not an image, is an :class:`ImageError` naming the modality and its plugin.
 
 Anything that goes wrong raises :class:`ImageError` naming the file and why.
 
@@ -123,6 +127,8 @@ def prepare_image(image: "PILImage.Image", modality: Modality | None = None) -> 
     image.load()
     if image.getexif().get(0x0112, 1) != 1:  # EXIF orientation (photographs)
         image = ImageOps.exif_transpose(image)
+    if modality.prepare is not None:
+        image = _modality_prepare(image, modality)
     image = to_8bit(image)
     if image.mode == "RGBA":
         background = Image.new("RGBA", image.size, (0, 0, 0, 255))
@@ -135,24 +141,66 @@ def prepare_image(image: "PILImage.Image", modality: Modality | None = None) -> 
     return image
 
 
+class PrepareError(DataError):
+    """A modality's own ``prepare`` raised or returned something that is not an image; names the modality's plugin."""
+
+
+def _modality_prepare(image: "PILImage.Image", modality: Modality) -> "PILImage.Image":
+    from PIL import Image
+
+    try:
+        out = modality.prepare(image)
+    except (KeyboardInterrupt, PrepareError):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a plugin's bug, told with its name
+        raise PrepareError(f"prepare() of {_owner(modality)} raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(out, Image.Image):
+        raise PrepareError(f"prepare() of {_owner(modality)} returned {type(out).__name__}, not a PIL image")
+    out.load()
+    return out
+
+
+def _owner(modality: Modality) -> str:
+    """``modality 'x' (plugin 'y' (dist 1.0))``: the modality and, where it is registered, its plugin."""
+    from ..plugins import get_plugins
+
+    registry = get_plugins().modalities
+    origin = registry.origin(modality.id) if modality.id in registry else None
+    return f"modality '{modality.id}'" + (f" ({origin})" if origin else "")
+
+
 def open_image(path: str | os.PathLike, modality: Modality | None = None) -> "PILImage.Image":
     """Read ``path`` and :func:`prepare_image` it for ``modality``; raises :class:`ImageError`."""
-    from PIL import Image, UnidentifiedImageError
-
     path = os.fspath(path)
     modality = modality or DEFAULT_MODALITY
+    try:
+        return _open_image(path, modality)
+    except PrepareError as exc:
+        raise ImageError(path, str(exc)) from exc
+
+
+def _dicom(path: str, modality: Modality) -> "PILImage.Image":
+    raw = modality.prepare is not None  # the modality's own prepare sees the rescaled values, unwindowed
+    return prepare_image(read_dicom(path, window=modality.dicom_window and not raw, raw=raw), modality)
+
+
+def _open_image(path: str, modality: Modality) -> "PILImage.Image":
+    from PIL import Image, UnidentifiedImageError
+
     if path.lower().endswith(_DICOM_SUFFIXES):
-        return prepare_image(read_dicom(path, window=modality.dicom_window), modality)
+        return _dicom(path, modality)
     try:
         with Image.open(path) as image:
             if image.format == "JPEG":
                 image.draft(image.mode, fit_pixels(*image.size, modality.min_pixels, modality.max_pixels))
             return prepare_image(image, modality)
+    except PrepareError:
+        raise
     except FileNotFoundError:
         raise ImageError(path, "file not found") from None
     except UnidentifiedImageError:
         if _is_dicom(path):
-            return prepare_image(read_dicom(path, window=modality.dicom_window), modality)
+            return _dicom(path, modality)
         raise ImageError(path, "not an image file Pillow can read (corrupt, empty or an unknown format)") from None
     except Image.DecompressionBombError as exc:
         raise ImageError(path, f"too large to decode safely: {exc}") from None
@@ -168,8 +216,12 @@ def _is_dicom(path: str) -> bool:
         return False
 
 
-def read_dicom(path: str, *, window: bool = True) -> "PILImage.Image":
-    """A DICOM file as an 8-bit PIL image (``L``, or ``RGB`` for colour DICOM); see module doc."""
+def read_dicom(path: str, *, window: bool = True, raw: bool = False) -> "PILImage.Image":
+    """A DICOM file as an 8-bit PIL image (``L``, or ``RGB`` for colour DICOM); see module doc.
+
+    ``raw``: a grey-scale file as mode ``F``, the values after rescale slope/intercept (HU for CT),
+    neither windowed nor inverted (what a modality's own ``prepare`` receives).
+    """
     try:
         import pydicom
         from pydicom.pixels import apply_modality_lut
@@ -194,6 +246,8 @@ def read_dicom(path: str, *, window: bool = True) -> "PILImage.Image":
             pixels = (pixels / max(float(pixels.max()), 1.0) * 255).astype(np.uint8)
         return Image.fromarray(pixels, "RGB")
     values = apply_modality_lut(pixels, ds).astype(np.float64)
+    if raw:
+        return Image.fromarray(values.astype(np.float32), "F")
     center, width = _window(ds) if window else (None, None)
     if center is not None and width is not None and width > 0:
         low, high = center - width / 2.0, center + width / 2.0
@@ -382,7 +436,10 @@ def open_sample_images(paths: Sequence[str], modality: Modality, volume: "Volume
     images: list = []
     for path in paths:
         if is_volume(path):
-            images.extend(open_volume(path, modality, volume or VolumeSettings()))
+            try:
+                images.extend(open_volume(path, modality, volume or VolumeSettings()))
+            except PrepareError as exc:
+                raise ImageError(path, str(exc)) from exc
         else:
             images.append(open_image(path, modality))
     return images

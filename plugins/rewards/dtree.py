@@ -7,22 +7,24 @@ negation) and :mod:`.dtree_rules` (validation, walking, judging).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from medr1_core import Reward
+from medr1_core.rewards import RelativeToConfig
 from medr1_core.samples import Rollout, Sample
 
 from .dtree_rules import (
-    SHIPPED_DIR,
     Tree,
     TreeError,
     Verdict,
     compile_tree,
     finding_states,
     judge,
+    load_registered,
     load_trees,
     option_conclusions,
     read_tree_data,
@@ -39,12 +41,13 @@ class DTreeParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    trees: list[str] = Field(default_factory=list)
-    """Extra tree files or folders (their ``*.yaml``, ``*.yml``, ``*.json``)."""
+    trees: Annotated[list[str], RelativeToConfig()] = Field(default_factory=list)
+    """Extra tree files or folders (their ``*.yaml``, ``*.yml``, ``*.json``); relative paths in a config file
+    resolve against the file's folder."""
     only: list[str] | None = None
     """Use only the trees with these ids (file stems); default: every tree."""
     shipped: bool = True
-    """Include the trees shipped with medr1."""
+    """Include the registered trees: medr1's own and those installed plugins ship (``medr1 rules list``)."""
     fuzzy_threshold: float = Field(90.0, ge=50, le=100)
     """rapidfuzz ``ratio`` a misspelt word (5+ letters) needs to match a term word; 100: exact only."""
     negation_window: int = Field(6, ge=1, le=20)
@@ -92,8 +95,14 @@ class DTreeReward(Reward):
     def __init__(self, params=None):
         super().__init__(params)
         p: DTreeParams = self.params
-        sources = ([SHIPPED_DIR] if p.shipped else []) + [Path(t).expanduser() for t in p.trees]
-        trees = load_trees(sources)
+        trees = registered_trees() if p.shipped else []
+        taken = {t.id: t.source for t in trees}
+        extra = load_trees([Path(t).expanduser() for t in p.trees])
+        clashes = [f"{t.source}: $.id: tree id '{t.id}' is already used by {taken[t.id]}" for t in extra
+                   if t.id in taken]
+        if clashes:
+            raise TreeError(clashes)
+        trees += extra
         if p.only is not None:
             known = {t.id for t in trees}
             unknown = [name for name in p.only if name not in known]
@@ -178,6 +187,25 @@ class DTreeReward(Reward):
                            f"conclusions {', '.join(tree.conclusions)}")
             out.append((str(path), errors, summary))
         return out
+
+    @classmethod
+    def tree_problems(cls, tree: str | Path | Mapping) -> list[str]:
+        """Every problem with a tree file, folder, parsed tree (mapping) or registered tree name; ``[]``: valid."""
+        if isinstance(tree, Mapping):
+            return validate_tree_data(tree, f"<{tree.get('id', 'tree')}>")
+        path = Path(tree).expanduser()
+        if path.exists():
+            results = cls.check_files([path])
+            if not results:
+                return [f"{path}: no tree files (*.yaml, *.yml, *.json)"]
+            return [error for _file, errors, _summary in results for error in errors]
+        from medr1_core.plugins import get_plugins
+
+        registry = get_plugins().rules
+        if str(tree) in registry:
+            return load_registered([(registry.get(str(tree)), registry.origin(str(tree)))])[1]
+        return [f"{tree}: no such tree file or folder, and no registered tree of that name "
+                f"(registered: {', '.join(registry.names()) or 'none'})"]
 
     def explain(self, rollout: Rollout, *, every_tree: bool = False) -> dict:
         """Why ``rollout`` got its score: per tree that applies to its sample, how the options map to the
@@ -270,6 +298,18 @@ class DTreeReward(Reward):
             else:
                 scores.append(combine(verdicts))
         return scores
+
+
+def registered_trees() -> list[Tree]:
+    """The trees plugins registered (``medr1_register_rules``, medr1's own included), compiled;
+    :class:`TreeError` naming each bad tree and the plugin that registered it."""
+    from medr1_core.plugins import get_plugins
+
+    registry = get_plugins().rules
+    trees, errors = load_registered((rule, registry.origin(name)) for name, rule in registry.items())
+    if errors:
+        raise TreeError(errors)
+    return trees
 
 
 def combine(verdicts: Sequence[Verdict]) -> float:

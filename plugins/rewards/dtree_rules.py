@@ -362,6 +362,8 @@ class Tree:
     nodes: dict[str, dict]
     start: str
     leaf_paths: list[tuple[tuple[tuple[str, bool], ...], str | None]] = field(default_factory=list)
+    origin: str = ""
+    """The plugin that registered the tree (``medr1_register_rules``); empty for a file given by path."""
     # set by bind():
     matcher: TermMatcher | None = None
     term_findings: dict[int, tuple[str, ...]] = field(default_factory=dict)
@@ -457,6 +459,36 @@ def load_trees(paths: Iterable[str | Path]) -> list[Tree]:
     if errors:
         raise TreeError(errors)
     return trees
+
+
+def load_registered(rules: Iterable[tuple[object, str]]) -> tuple[list[Tree], list[str]]:
+    """Compile registered rule files: ``(RuleFile, origin)`` pairs -> ``(trees, errors)``.
+
+    Each error names the tree, the plugin that registered it and the problem
+    (the file, the JSON path and what was expected).
+    """
+    trees, errors = [], []
+    for rule, origin in rules:
+        where = f"rule file '{rule.name}' registered by {origin}"
+        try:
+            if rule.path is not None:
+                data = read_tree_data(Path(rule.path))
+            else:
+                data = rule.data
+            problems = validate_tree_data(data, rule.source)
+            if problems:
+                raise TreeError(problems)
+            tree = compile_tree(data, Path(rule.path) if rule.path is not None else Path(rule.name))
+        except TreeError as exc:
+            errors.extend(f"{where}: {e}" for e in exc.errors)
+            continue
+        if tree.id != rule.name:
+            errors.append(f"{where}: {rule.source}: $.id: tree id '{tree.id}' differs from the name it is registered "
+                          f"under ('{rule.name}', its file name); rename the file or set id: {rule.name}")
+            continue
+        tree.origin = origin
+        trees.append(tree)
+    return trees, errors
 
 
 # --- walking and judging ---------------------------------------------------------

@@ -91,7 +91,7 @@ def parse_options(text: str | None) -> dict[str, str] | None:
 @click.option("--variant", type=click.Choice(VARIANTS), default="think", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
 def explain(tree, question, completion, options_text, answer, modality, task, variant, as_json) -> None:
-    """Show how TREE (a tree file, or the id of a shipped tree) judges a completion.
+    """Show how TREE (a tree file, or the name of a registered tree: `medr1 rules list`) judges a completion.
 
     Prints whether it applies, how options map to its conclusions, the findings
     matched (and negated, with the cue), the path taken and the score.
@@ -146,17 +146,26 @@ def explain(tree, question, completion, options_text, answer, modality, task, va
 
 
 @rules.command("list")
-def list_() -> None:
-    """List the shipped decision trees with their scope and sources."""
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of text.")
+def list_(as_json: bool) -> None:
+    """List the registered decision trees (medr1's and those plugins ship): scope, sources, and the
+    plugin that registered each."""
     cls = _dtree_class()
     reward = cls()
+    if as_json:
+        click.echo(json.dumps([{
+            "name": t.id, "title": t.title, "plugin": t.origin, "source": t.source,
+            "modalities": sorted(t.modalities), "tasks": sorted(t.tasks), "conclusions": list(t.conclusions),
+            "references": list(t.references)} for t in reward.trees], indent=2))
+        return
     for tree in reward.trees:
         scope = []
         if tree.modalities:
             scope.append("modalities " + ", ".join(sorted(tree.modalities)))
         if tree.tasks:
             scope.append("tasks " + ", ".join(sorted(tree.tasks)))
-        click.echo(f"{tree.id}: {tree.title}")
+        click.echo(f"{tree.id}: {tree.title}  [{tree.origin or tree.source}]")
         click.echo(f"    {'; '.join(scope) or 'any sample'}; conclusions {', '.join(tree.conclusions)}")
+        click.echo(f"    file: {tree.source}")
         for ref in tree.references:
             click.echo(f"    - {ref}")

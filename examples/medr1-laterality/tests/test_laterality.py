@@ -39,3 +39,16 @@ def test_negated_side_is_not_a_mention():
 def test_hedged_answer_is_not_applicable():
     c = Completion(text="", think="left lung", answer="A or B", letters=("A", "B"))
     assert laterality().score([Rollout(SAMPLE, c)]) == [None]
+
+
+def test_registered_and_scored_through_medr1s_test_kit():
+    """The same checks a run makes, installed or not (medr1_core.testing)."""
+    import medr1_laterality
+    from medr1_core import testing
+
+    with testing.use_plugins(medr1_laterality) as plugins:
+        assert "laterality" in plugins.rewards
+        scores = testing.score("laterality", ["<think>Opacity at the left base.</think><answer>A</answer>",
+                                              "<think>Opacity at the left base.</think><answer>B</answer>"],
+                               question=SAMPLE.question, options=SAMPLE.options, answer=SAMPLE.answer)
+    assert scores == [1.0, 0.0]
