@@ -99,6 +99,14 @@ def _quiet_libraries(options: dict) -> None:
     quiet_libraries(verbose=options["verbose"] and not options["quiet"])
 
 
+def _cpu_threads(options: dict) -> None:
+    """MEDR1_THREADS for a CPU evaluation (checked, not applied, on other devices)."""
+    from ..eval.generation import pick_device
+    from ..train.threads import configure_threads
+
+    configure_threads(options["device"] or pick_device())
+
+
 def _pct(value) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
@@ -153,6 +161,7 @@ def eval_(ctx, model, data, output_dir, **options):
     from ..eval.run import evaluate
 
     _quiet_libraries(options)
+    _cpu_threads(options)
     report = evaluate(model, data, output_dir, **_eval_kwargs(options))
     for message in report.messages:
         click.echo(f"medr1: warning: {message}", err=True)
@@ -185,6 +194,7 @@ def matrix(models, base, base_name, data, by, alpha, output_dir, **options):
     )
 
     _quiet_libraries(options)
+    _cpu_threads(options)
 
     def announce(name, spec):
         click.echo(f"== {name}: {spec}", err=True)

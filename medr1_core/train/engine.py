@@ -253,8 +253,10 @@ def _start(run: Run) -> None:
     if run.resume_from is None:
         rd.write_atomic(run.run_dir / rd.CONFIG, yaml.safe_dump(run.config.model_dump(mode="json"), sort_keys=False))
     rd.write_atomic(run.run_dir / rd.DATA_REPORT, json.dumps(run.data_report, indent=2))
-    rd.log_event(run.run_dir, "resume" if run.resume_from else "start",
-                 checkpoint=str(run.resume_from or ""), **run.data_report)
+    import torch
+
+    rd.log_event(run.run_dir, "resume" if run.resume_from else "start", checkpoint=str(run.resume_from or ""),
+                 cpu_threads=torch.get_num_threads(), **run.data_report)
 
 
 def plot_curve(run_dir: Path) -> Path | None:
