@@ -249,7 +249,7 @@ def main() -> None:
         "beta", "loss_type", "scale_rewards", "seed",
     })
     print("GRPO:", json.dumps(knobs))
-    start_format, start_accuracy = sampled_rates(config.model, config.grpo.temperature, config.grpo.max_completion_length)
+    start_format, start_accuracy = sampled_rates(config.model.name, config.grpo.temperature, config.grpo.max_completion_length)
     print(
         f"starting policy, one sampled completion per sample question (T={config.grpo.temperature}): "
         f"format {start_format:.3f}, accuracy {start_accuracy:.3f}"
@@ -295,7 +295,7 @@ def main() -> None:
     if args.no_eval:
         return
     max_new = config.grpo.max_completion_length
-    before = greedy_eval(config.model, work / "eval-before", max_new)
+    before = greedy_eval(config.model.name, work / "eval-before", max_new)
     after = greedy_eval(str(run), work / "eval-after", max_new)
     for name, res in (("before training", before), ("after training", after)):
         o = res["overall"]

@@ -81,7 +81,7 @@ def test_a_bad_setting_stops_the_command_before_the_model_loads(tmp_path, monkey
     import medr1_core.train.models as models
 
     monkeypatch.setattr(models, "load_model_and_processor", lambda *a, **k: pytest.fail("model loaded"))
-    monkeypatch.setattr(models, "load_processor", lambda *a, **k: pytest.fail("model loaded"), raising=False)
+    monkeypatch.setattr(models, "load_processor", lambda *a, **k: pytest.fail("model loaded"))
     monkeypatch.setenv("MEDR1_THREADS", "lots")
     code = main([*command, "--output-dir", str(tmp_path / "out")])
     err = capsys.readouterr().err
