@@ -169,10 +169,9 @@ class TransformersGenerator:
         if not conversations:
             return []
         texts = render_prompts(self.processor, conversations)
-        flat_images = [im for row in images for im in row]
         kwargs: dict[str, Any] = {"text": texts, "return_tensors": "pt", "padding": True}
-        if flat_images:
-            kwargs["images"] = flat_images
+        if any(images):  # one list per prompt: processors that count images per prompt (Gemma 3, SmolVLM) need it
+            kwargs["images"] = [list(row) for row in images]
         inputs = self.processor(**kwargs).to(self.model.device)
         dtype = getattr(self.model, "dtype", None)
         if "pixel_values" in inputs and dtype is not None and inputs["pixel_values"].is_floating_point():

@@ -4,7 +4,8 @@
 directory, a run directory or checkpoint written by ``medr1 train``, or
 ``tiny`` (the offline tiny LLaVA-style VLM of :mod:`medr1_core.offline.tiny`), or
 ``tiny-qwen2-vl`` / ``tiny-qwen2.5-vl`` (tiny random models with the real Qwen
-architectures, :mod:`medr1_core.offline.tiny_qwen`). Loading is always the
+architectures, :mod:`medr1_core.offline.tiny_qwen`), or ``tiny-qwen3-vl``, ``tiny-smolvlm``,
+``tiny-gemma3``, ``tiny-llava-onevision`` (:mod:`medr1_core.offline.tiny_families`). Loading is always the
 real thing: ``AutoModelForImageTextToText`` / ``AutoProcessor`` ``from_pretrained``.
 """
 
@@ -33,6 +34,17 @@ class ResolvedModel:
     variant: str | None = None
     """The prompt variant the model was trained with, when a medr1 run says so."""
     run_dir: Path | None = None
+
+
+def _tiny_families():
+    from ..offline.tiny_families import TINY_FAMILIES
+
+    return TINY_FAMILIES
+
+
+def tiny_model_names() -> list[str]:
+    """Every ``--model tiny*`` name: ``tiny``, ``tiny-qwen2-vl``, ``tiny-qwen2.5-vl``, ``tiny-<family>``."""
+    return ["tiny", *TINY_QWEN_NAMES, *(f"tiny-{f}" for f in _tiny_families())]
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -65,6 +77,10 @@ def resolve_model(spec: str) -> ResolvedModel:
         from ..offline.tiny_qwen import build_tiny_qwen2vl
 
         return ResolvedModel(str(build_tiny_qwen2vl(version=TINY_QWEN_NAMES[spec])))
+    if spec.startswith("tiny-") and spec.removeprefix("tiny-") in _tiny_families():
+        from ..offline.tiny_families import build_tiny_family
+
+        return ResolvedModel(str(build_tiny_family(spec.removeprefix("tiny-"))))
     path = Path(spec).expanduser()
     if not path.exists():
         if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
