@@ -239,3 +239,12 @@ def test_eval_takes_the_model_options(tmp_path, capsys, monkeypatch):
     code = main(["eval", "--model", "tiny", "--data", "sample", "--device", "cpu", "--max-pixels", "3136",
                  "--output-dir", str(tmp_path / "e2")])
     assert code == 2 and "model.max_pixels: applies to Qwen-VL-family processors" in capsys.readouterr().err
+
+
+def test_vllm_mode_defaults_to_trls():
+    import dataclasses
+
+    from trl import GRPOConfig
+
+    trl_default = {f.name: f.default for f in dataclasses.fields(GRPOConfig)}["vllm_mode"]
+    assert load_train_config().grpo.vllm_mode == trl_default == "colocate"
