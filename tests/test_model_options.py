@@ -248,3 +248,13 @@ def test_vllm_mode_defaults_to_trls():
 
     trl_default = {f.name: f.default for f in dataclasses.fields(GRPOConfig)}["vllm_mode"]
     assert load_train_config().grpo.vllm_mode == trl_default == "colocate"
+
+
+def test_eval_does_not_mix_predictions_made_with_other_model_options(tmp_path, capsys):
+    args = ["eval", "--model", "tiny-qwen2-vl", "--data", "sample", "--limit", "2", "--max-new-tokens", "2",
+            "--device", "cpu", "--quiet", "--output-dir", str(tmp_path / "e")]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main([*args, "--max-pixels", "3136"]) == 2
+    err = capsys.readouterr().err
+    assert "holds predictions made with other settings" in err and "model options {} there" in err

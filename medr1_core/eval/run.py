@@ -94,7 +94,7 @@ def _check_eval_config(out: Path, config: dict[str, Any], overwrite: bool) -> No
     elif path.exists() and (out / PREDICTIONS_FILE).exists():
         def flat(c: Mapping[str, Any]) -> dict[str, Any]:
             return {"model": c.get("model_source"), "variant": c.get("variant"), **(c.get("sampling") or {}),
-                    "accuracy": c.get("accuracy") or {}}
+                    "accuracy": c.get("accuracy") or {}, "model options": c.get("model_options") or {}}
 
         before, now = flat(old), flat(config)
         diffs = [f"{k} {before.get(k)!r} there, {v!r} now" for k, v in now.items() if before.get(k) != v]
@@ -280,7 +280,7 @@ def _evaluate_into(out: Path, *, model, data, resolved, variant, chosen, selecti
     source = _source_label(resolved.source)
     plugins.rewards.get("accuracy")(accuracy_params)  # bad parameters fail now, naming the parameter
     config = {"model": model, "model_source": source, "variant": variant, "sampling": sampling.to_dict(),
-              "backend": backend, "accuracy": accuracy_params}
+              "backend": backend, "accuracy": accuracy_params, "model_options": options.options()}
     _check_eval_config(out, config, overwrite)
     state = _Generation(plugins, variant, selection.image_root, out / PREDICTIONS_FILE, list(chosen.messages),
                         accuracy_params, allow_outside=selection.allow_outside_images, weights=config["weights"])
