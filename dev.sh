@@ -41,7 +41,7 @@ fi
 # --model tiny: pretrained offline once (about 2 minutes of CPU), then cached (medr1_core/offline/pretrain.py)
 if [ ! -e "${MEDR1_CACHE:-$HOME/.cache/medr1}/tiny-vlm-pretrained-v1" ]; then
   echo "dev.sh: building the tiny model (pretrained offline once, about 2 minutes)" >&2
-  OMP_NUM_THREADS=${MEDR1_THREADS:-2} "$VENV/bin/python" -m medr1_core.offline.pretrain >/dev/null
+  "$VENV/bin/python" -m medr1_core.offline.pretrain >/dev/null
 fi
 
 export PATH="$PWD/$VENV/bin:$PATH"

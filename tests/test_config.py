@@ -12,7 +12,7 @@ from medr1_core.train.config import load_train_config
 
 def test_defaults_follow_med_r1():
     config = load_train_config()
-    assert config.model == "Qwen/Qwen2-VL-2B-Instruct"
+    assert config.model.name == "Qwen/Qwen2-VL-2B-Instruct" and config.model.options() == {}
     assert config.grpo.num_generations == 4
     assert config.grpo.learning_rate == 1e-6 and config.grpo.beta == 0.04
     assert config.variant == "think"

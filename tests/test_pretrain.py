@@ -69,3 +69,10 @@ def test_tiny_names_resolve_to_the_pretrained_and_the_random_model(monkeypatch, 
     monkeypatch.setattr(tiny, "build_tiny_vlm", lambda: tmp_path / "random")
     assert resolve_model("tiny").source == str(tmp_path / "pretrained")
     assert resolve_model("tiny-random").source == str(tmp_path / "random")
+
+
+def test_an_unknown_tiny_name_lists_the_tiny_models():
+    from medr1_core.train.models import ModelNotFoundError, resolve_model
+
+    with pytest.raises(ModelNotFoundError, match=r"did you mean 'tiny-random'\?.*the tiny models: tiny, tiny-random"):
+        resolve_model("tiny-randon")

@@ -89,6 +89,7 @@ def test_train_refuses_largely_bad_data_before_loading_a_model(tmp_path, capsys,
     import medr1_core.train.models as models
 
     monkeypatch.setattr(models, "load_model_and_processor", lambda *a, **k: pytest.fail("model loaded"))
+    monkeypatch.setattr(models, "load_processor", lambda *a, **k: pytest.fail("model loaded"))
     root = tmp_path / "data"
     root.mkdir()
     Image.new("RGB", (32, 32)).save(root / "img.png")

@@ -31,6 +31,7 @@ def no_model_loads(monkeypatch):
         raise AssertionError("the model was loaded before the mistake was found")
 
     monkeypatch.setattr(models, "load_model_and_processor", refuse)
+    monkeypatch.setattr(models, "load_processor", refuse)  # medr1 train loads the processor, TRL the model
 
 
 def test_a_rule_file_that_is_not_utf8(tmp_path, capsys):

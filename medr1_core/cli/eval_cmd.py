@@ -49,6 +49,14 @@ def _selection_options(fn):
                      show_default=True, help="Generation backend; vllm needs the vllm package."),
         click.option("--device", default=None, help="cuda, cpu, mps ... (default: cuda if available)."),
         click.option("--dtype", default=None, help="Model dtype, e.g. bfloat16 (default: bf16 on GPU, else float32)."),
+        click.option("--attn-implementation", type=click.Choice(["eager", "sdpa", "flash_attention_2"]), default=None,
+                     help="Attention kernel (default: transformers' choice)."),
+        click.option("--min-pixels", type=click.IntRange(min=1), default=None,
+                     help="Qwen-VL processors: fewest pixels an image is resized to."),
+        click.option("--max-pixels", type=click.IntRange(min=1), default=None,
+                     help="Qwen-VL processors: most pixels an image is resized to (Med-R1: 401408)."),
+        click.option("--revision", default=None, help="Hub branch, tag or commit of the model."),
+        click.option("--trust-remote-code", is_flag=True, help="Run the model repository's own code."),
         click.option("--open-metric", type=click.Choice(["auto", "fuzzy", "exact", "contains", "recall", "f1"]),
                      default=None, help="How open answers are scored (the accuracy reward's open_metric; "
                                         "default auto: the benchmark's own metric, see docs/data.md)."),
@@ -87,7 +95,9 @@ def _eval_kwargs(o: dict) -> dict:
     return {
         "selection": selection, "sampling": sampling, "variant": o["variant"],
         "batch_size": o["batch_size"] or DEFAULT_BATCH_SIZE, "backend": o["backend"], "device": o["device"],
-        "dtype": o["dtype"], "overwrite": o["overwrite"], "progress": not o["quiet"],
+        "dtype": o["dtype"], "overwrite": o["overwrite"],
+        "model_options": {k: o[k] for k in ("attn_implementation", "min_pixels", "max_pixels", "revision")
+                          if o.get(k) is not None} | ({"trust_remote_code": True} if o.get("trust_remote_code") else {}), "progress": not o["quiet"],
         "accuracy_params": {"open_metric": o["open_metric"]} if o.get("open_metric") else None,
     }
 
@@ -97,6 +107,14 @@ def _quiet_libraries(options: dict) -> None:
     from ..report.console import quiet_libraries
 
     quiet_libraries(verbose=options["verbose"] and not options["quiet"])
+
+
+def _cpu_threads(options: dict) -> None:
+    """MEDR1_THREADS for a CPU evaluation (checked, not applied, on other devices)."""
+    from ..eval.generation import pick_device
+    from ..train.threads import configure_threads
+
+    configure_threads(options["device"] or pick_device())
 
 
 def _pct(value) -> str:
@@ -153,6 +171,7 @@ def eval_(ctx, model, data, output_dir, **options):
     from ..eval.run import evaluate
 
     _quiet_libraries(options)
+    _cpu_threads(options)
     report = evaluate(model, data, output_dir, **_eval_kwargs(options))
     for message in report.messages:
         click.echo(f"medr1: warning: {message}", err=True)
@@ -185,6 +204,7 @@ def matrix(models, base, base_name, data, by, alpha, output_dir, **options):
     )
 
     _quiet_libraries(options)
+    _cpu_threads(options)
 
     def announce(name, spec):
         click.echo(f"== {name}: {spec}", err=True)

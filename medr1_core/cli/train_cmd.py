@@ -113,6 +113,11 @@ def train(config_path, resume, sets, verbose, **options):
         config_path = str(run / rd.CONFIG)
     base = read_config(config_path) if config_path else {}
     config = load_train_config(config_path, build_overrides(base, options, sets), data=base)
+    import torch
+
+    from ..train.threads import configure_threads
+
+    configure_threads("cuda" if torch.cuda.is_available() else "cpu")  # MEDR1_THREADS, before the model loads
     summary = run_training(config, resume=resume, verbose=verbose)
     if summary:
         from ..report.console import train_summary

@@ -123,16 +123,18 @@ class TransformersGenerator:
         *,
         device: str | None = None,
         dtype: str | None = None,
+        options=None,
     ) -> "TransformersGenerator":
-        """Load the model and processor from ``source`` (hub id or directory) onto ``device``."""
+        """Load the model and processor from ``source`` (hub id or directory) onto ``device``, with
+        ``options`` (:class:`~medr1_core.train.config.ModelSettings`: attention, pixels, revision, ...)."""
         from ..train.models import load_model_and_processor
 
         device = device or pick_device()
-        if dtype is None and device == "cuda":
+        if dtype is None and getattr(options, "dtype", None) is None and device == "cuda":
             import torch
 
             dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-        model, processor = load_model_and_processor(source, dtype=dtype, device=device)
+        model, processor = load_model_and_processor(source, dtype=dtype, device=device, options=options)
         model.eval()
         return cls(model, processor, settings)
 
@@ -167,10 +169,9 @@ class TransformersGenerator:
         if not conversations:
             return []
         texts = render_prompts(self.processor, conversations)
-        flat_images = [im for row in images for im in row]
         kwargs: dict[str, Any] = {"text": texts, "return_tensors": "pt", "padding": True}
-        if flat_images:
-            kwargs["images"] = flat_images
+        if any(images):  # one list per prompt: processors that count images per prompt (Gemma 3, SmolVLM) need it
+            kwargs["images"] = [list(row) for row in images]
         inputs = self.processor(**kwargs).to(self.model.device)
         dtype = getattr(self.model, "dtype", None)
         if "pixel_values" in inputs and dtype is not None and inputs["pixel_values"].is_floating_point():
@@ -245,6 +246,22 @@ class VLLMGenerator:
         return [out.outputs[0].text for out in outputs]
 
 
+def vllm_model_kwargs(options, dtype: str | None = None) -> dict[str, Any]:
+    """``vllm.LLM`` keyword arguments for ``model:`` options (vLLM picks its own attention kernels)."""
+    kwargs: dict[str, Any] = {}
+    dtype = dtype or getattr(options, "dtype", None)
+    if dtype:
+        kwargs["dtype"] = dtype
+    if getattr(options, "revision", None):
+        kwargs["revision"] = options.revision
+    if getattr(options, "trust_remote_code", False):
+        kwargs["trust_remote_code"] = True
+    pixels = {k: getattr(options, k, None) for k in ("min_pixels", "max_pixels")}
+    if any(v is not None for v in pixels.values()):
+        kwargs["mm_processor_kwargs"] = {k: v for k, v in pixels.items() if v is not None}
+    return kwargs
+
+
 def make_generator(
     source: str,
     *,
@@ -253,6 +270,7 @@ def make_generator(
     device: str | None = None,
     dtype: str | None = None,
     max_images_per_prompt: int = 1,
+    options=None,
 ):
     """A generator for the model at ``source`` with the named backend.
 
@@ -261,8 +279,8 @@ def make_generator(
     never chosen implicitly.
     """
     if backend == "transformers":
-        return TransformersGenerator.load(source, settings, device=device, dtype=dtype)
+        return TransformersGenerator.load(source, settings, device=device, dtype=dtype, options=options)
     if backend == "vllm":
-        kwargs = {"dtype": dtype} if dtype else {}
+        kwargs = vllm_model_kwargs(options, dtype)
         return VLLMGenerator.load(source, settings, max_images_per_prompt=max_images_per_prompt, **kwargs)
     raise ValueError(f"unknown generation backend {backend!r}; expected one of {', '.join(BACKENDS)}")

@@ -94,7 +94,7 @@ def _check_eval_config(out: Path, config: dict[str, Any], overwrite: bool) -> No
     elif path.exists() and (out / PREDICTIONS_FILE).exists():
         def flat(c: Mapping[str, Any]) -> dict[str, Any]:
             return {"model": c.get("model_source"), "variant": c.get("variant"), **(c.get("sampling") or {}),
-                    "accuracy": c.get("accuracy") or {}}
+                    "accuracy": c.get("accuracy") or {}, "model options": c.get("model_options") or {}}
 
         before, now = flat(old), flat(config)
         diffs = [f"{k} {before.get(k)!r} there, {v!r} now" for k, v in now.items() if before.get(k) != v]
@@ -212,6 +212,7 @@ def evaluate(
     backend: str = "transformers",
     device: str | None = None,
     dtype: str | None = None,
+    model_options: Mapping[str, Any] | None = None,
     overwrite: bool = False,
     accuracy_params: Mapping[str, Any] | None = None,
     progress: bool = True,
@@ -230,7 +231,9 @@ def evaluate(
     default: the benchmark's own metric, see the reward). ``report`` writes
     ``report.html`` too (:mod:`medr1_core.report.evaluation`). ``generator`` (anything with
     ``generate(conversations, images) -> texts``) and ``samples`` replace model
-    and data loading (tests, benchmarks).
+    and data loading (tests, benchmarks). ``model_options`` are the loading options of a run
+    config's ``model:`` (``attn_implementation``, ``min_pixels``, ``max_pixels``, ``revision``,
+    ``trust_remote_code``; :class:`~medr1_core.train.config.ModelSettings`).
     """
     from ..data import choose_samples
     from ..plugins import get_plugins
@@ -240,6 +243,7 @@ def evaluate(
     plugins = plugins or get_plugins()
     if batch_size < 1:
         raise EvalError(f"--batch-size must be at least 1, got {batch_size}")
+    options = model_settings(model, model_options)
     resolved = resolve_model(model)
     variant = check_variant(variant or resolved.variant or "think", "--variant")
     chosen = choose_samples(data if samples is None else None, selection, samples=samples, plugins=plugins)
@@ -251,20 +255,32 @@ def evaluate(
         return _evaluate_into(
             out, model=model, data=data, resolved=resolved, variant=variant, chosen=chosen, selection=selection,
             sampling=sampling, batch_size=batch_size, backend=backend, device=device, dtype=dtype,
-            overwrite=overwrite, accuracy_params=dict(accuracy_params or {}), progress=progress, report=report,
+            options=options, overwrite=overwrite, accuracy_params=dict(accuracy_params or {}), progress=progress, report=report,
             generator=generator, plugins=plugins,
         )
 
 
+def model_settings(model: str, options: Mapping[str, Any] | None):
+    """``model_options`` checked as a run config's ``model:`` is (one line naming the option)."""
+    from pydantic import ValidationError
+
+    from ..train.config import ModelSettings, describe_validation_error
+
+    try:
+        return ModelSettings(name=model, **dict(options or {}))
+    except ValidationError as exc:
+        raise EvalError(" ".join(describe_validation_error(exc, "medr1 eval", "model options").split("\n"))) from None
+
+
 def _evaluate_into(out: Path, *, model, data, resolved, variant, chosen, selection, sampling, batch_size, backend,
-                   device, dtype, overwrite, accuracy_params, progress, report, generator, plugins) -> EvalReport:
+                   device, dtype, options, overwrite, accuracy_params, progress, report, generator, plugins) -> EvalReport:
     """:func:`evaluate`'s work once the questions are chosen and the output directory is locked."""
     from ..data.volumes import image_count
 
     source = _source_label(resolved.source)
     plugins.rewards.get("accuracy")(accuracy_params)  # bad parameters fail now, naming the parameter
     config = {"model": model, "model_source": source, "variant": variant, "sampling": sampling.to_dict(),
-              "backend": backend, "accuracy": accuracy_params}
+              "backend": backend, "accuracy": accuracy_params, "model_options": options.options()}
     _check_eval_config(out, config, overwrite)
     state = _Generation(plugins, variant, selection.image_root, out / PREDICTIONS_FILE, list(chosen.messages),
                         accuracy_params, allow_outside=selection.allow_outside_images, weights=config["weights"])
@@ -276,7 +292,7 @@ def _evaluate_into(out: Path, *, model, data, resolved, variant, chosen, selecti
             from .generation import make_generator
 
             generator = make_generator(resolved.source, backend=backend, settings=sampling, device=device,
-                                       dtype=dtype, max_images_per_prompt=max(counts))
+                                       dtype=dtype, max_images_per_prompt=max(counts), options=options)
         with _progress(len(chosen.samples), resumed, enabled=progress) as bar:
             state.run(todo, generator, batch_size, bar)
     skipped = dict(chosen.skipped) | ({"unreadable_images": state.unreadable} if state.unreadable else {})

@@ -226,6 +226,9 @@ if __name__ == "__main__":
     import json
     import sys
 
+    from ..train.threads import apply_cpu_threads
+
+    apply_cpu_threads()  # MEDR1_THREADS, as training and evaluation do
     built = build_pretrained_tiny_vlm()
     print(built)
     json.dump(read_marker(built, _MARKER), sys.stdout, indent=1)

@@ -137,6 +137,18 @@ def eval_summary(results: Mapping[str, Any]) -> str:
     return table(["", "", "n", "correct", "accuracy %", "95% CI"], rows)
 
 
+def _no_deepspeed_cpu_notice() -> None:
+    """Where no GPU is visible, tell DeepSpeed (when installed: accelerate imports it) that it runs on the CPU,
+    the choice its detection would make, so it does not print "Setting accelerator to CPU" at every start."""
+    import os
+
+    if "DS_ACCELERATOR" not in os.environ:
+        import torch
+
+        if not torch.cuda.is_available():
+            os.environ["DS_ACCELERATOR"] = "cpu"
+
+
 def quiet_libraries(verbose: bool = False) -> None:
     """Keep transformers' and datasets' own progress bars (weights loading, shard writing) and the
     libraries' internal deprecation warnings off the terminal, unless ``verbose``."""
@@ -147,6 +159,7 @@ def quiet_libraries(verbose: bool = False) -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    _no_deepspeed_cpu_notice()
     try:
         import datasets
 

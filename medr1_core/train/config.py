@@ -42,6 +42,8 @@ SET_BY_MEDR1 = {
     "remove_unused_columns": "medr1's dataset columns",
     "logging_dir": "the run directory's tensorboard/ folder",
     "report_to": "the top-level report_to: (--report-to), which every medr1 trainer shares",
+    "model_init_kwargs": "model: (dtype, attn_implementation, revision, trust_remote_code)",
+    "trust_remote_code": "model.trust_remote_code",
 }
 
 #: Where metrics can go besides the run's own files: transformers' tracker integrations.
@@ -52,6 +54,50 @@ TRACKERS = ("tensorboard", "wandb", "mlflow", "trackio", "comet_ml", "clearml", 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+#: ``model.dtype`` values; unset, training loads the weights in float32 (``bf16:`` then means mixed precision).
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+#: ``model.attn_implementation`` values (transformers' names).
+ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
+
+
+class ModelSettings(_Strict):
+    """The model to train and how it loads (``model:``; a plain string is its ``name``).
+
+    The options go to ``from_pretrained`` of the policy and of the reference
+    model alike (through TRL's ``model_init_kwargs``), and ``min_pixels`` /
+    ``max_pixels`` to the processor.
+    """
+
+    name: str = Field("Qwen/Qwen2-VL-2B-Instruct", min_length=1,
+                      description="hub id, local directory, medr1 run directory, tiny or tiny-<family>")
+    dtype: Literal[DTYPES] | None = Field(
+        None, description="weights' dtype; unset: float32 master weights for training (bf16: mixed precision), "
+                          "the checkpoint's own dtype on a GPU for evaluation")
+    attn_implementation: Literal[ATTN_IMPLEMENTATIONS] | None = Field(
+        None, description="attention kernel: eager, sdpa, flash_attention_2 (needs flash-attn and a GPU); "
+                          "unset: transformers' choice")
+    min_pixels: int | None = Field(None, ge=1, description="Qwen-VL processors: fewest pixels an image is resized to")
+    max_pixels: int | None = Field(None, ge=1, description="Qwen-VL processors: most pixels an image is resized to "
+                                                           "(Med-R1: 401408)")
+    trust_remote_code: bool = False
+    revision: str | None = Field(None, min_length=1, description="hub branch, tag or commit of the model")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _pixels(self) -> "ModelSettings":
+        if self.min_pixels is not None and self.max_pixels is not None and self.min_pixels > self.max_pixels:
+            raise ValueError(f"min_pixels ({self.min_pixels}) is above max_pixels ({self.max_pixels})")
+        return self
+
+    def options(self) -> dict[str, Any]:
+        """The loading options that were set (everything but ``name``)."""
+        return self.model_dump(exclude={"name"}, exclude_defaults=True)
 
 
 class LoraSettings(_Strict):
@@ -182,7 +228,7 @@ def check_grpo_fields(values: dict[str, Any]) -> None:
 class TrainConfig(_Strict):
     """Everything a ``medr1 train`` run needs."""
 
-    model: str = "Qwen/Qwen2-VL-2B-Instruct"
+    model: ModelSettings = Field(default_factory=ModelSettings)
     data: str = "sample"
     format: str | None = None
     image_root: str | None = None
@@ -222,6 +268,12 @@ class TrainConfig(_Strict):
     def _reward_specs(cls, value: Any) -> Any:
         """Any form :mod:`medr1_core.composition.config` accepts: a mapping, a list, ``"format,accuracy"``."""
         return {s.name: s for s in specs_from_config(value, source="rewards")}
+
+    @field_serializer("model")
+    def _model_as_name(self, model: ModelSettings) -> Any:
+        """A plain ``model: name`` when no loading option is set, as the user wrote it."""
+        options = model.options()
+        return {"name": model.name, **options} if options else model.name
 
     @field_serializer("rewards")
     def _rewards_as_mapping(self, rewards: dict[str, RewardSpec]) -> dict[str, Any]:
@@ -335,9 +387,12 @@ def load_train_config(
     if data is None:
         data = read_config(path) if path is not None else {}
     data = copy.deepcopy(data)
+    if isinstance(data.get("model"), str):  # model: NAME is model: {name: NAME}; --model and model.dtype=... both fit
+        data["model"] = {"name": data["model"]}
     for key, value in (overrides or {}).items():
-        set_dotted(data, key, value)
-    if is_tiny_model(data.get("model")):
+        set_dotted(data, "model.name" if key == "model" and isinstance(value, str) else key, value)
+    model = data.get("model")
+    if is_tiny_model(model.get("name") if isinstance(model, dict) else model):
         grpo = data.setdefault("grpo", {})
         if isinstance(grpo, dict):
             for key, value in TINY_PRESET.items():

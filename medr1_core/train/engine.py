@@ -46,6 +46,8 @@ def grpo_args(config: TrainConfig, run_dir: Path, reward_weights: list[float]):
     import torch
     from trl import GRPOConfig
 
+    from .models import from_pretrained_kwargs
+
     g = config.grpo
     on_gpu = torch.cuda.is_available()
     bf16 = g.bf16 if g.bf16 is not None else bool(on_gpu and torch.cuda.is_bf16_supported())
@@ -62,6 +64,10 @@ def grpo_args(config: TrainConfig, run_dir: Path, reward_weights: list[float]):
         "use_cpu": not on_gpu,
         "reward_weights": reward_weights,
         "remove_unused_columns": False,
+        # TRL loads the policy and the reference model from the model id with these: float32 master
+        # weights unless model.dtype says otherwise (bf16: mixed precision), model.* options for both.
+        "model_init_kwargs": from_pretrained_kwargs(config.model, training=True),
+        "trust_remote_code": config.model.trust_remote_code,
     }
     return GRPOConfig(**kwargs)
 
@@ -138,7 +144,7 @@ def prepare_run(config: TrainConfig, *, resume: bool = False, verbose: bool = Fa
     from ..composition import to_trl_reward_funcs
     from ..data import training_dataset
     from ..plugins import get_plugins
-    from .models import load_model_and_processor, resolve_model
+    from . import models
     from .recording import CompletionRecorder, attach_run_callbacks
 
     plugins = get_plugins()
@@ -151,9 +157,13 @@ def prepare_run(config: TrainConfig, *, resume: bool = False, verbose: bool = Fa
             "or choose another --output-dir."
         )
     composed = check_names(config, plugins)
-    args = checked_grpo_args(config, run_dir, list(composed.weights))  # TRL's own checks, before the model loads
+    models.check_model_options(config.model)
+    # The training arguments come first: TRL's own checks run before the model loads, and under
+    # DeepSpeed ZeRO-3 they are what makes from_pretrained shard the weights as they load.
+    args = checked_grpo_args(config, run_dir, list(composed.weights))
     chosen = choose_training_samples(config, plugins)
-    model, processor = load_model_and_processor(resolve_model(config.model).source)
+    source = models.resolve_model(config.model.name).source
+    processor = models.load_processor(source, config.model)
     samples, too_long = _drop_long_prompts(chosen.samples, processor, config, plugins)
     if not samples:
         raise DataError(f"no training samples left from --data {config.data} after filtering")
@@ -163,18 +173,23 @@ def prepare_run(config: TrainConfig, *, resume: bool = False, verbose: bool = Fa
     recorder = CompletionRecorder(composed=composed, image_root=config.image_root)
     reward_funcs, _weights = to_trl_reward_funcs(composed, config.variant, samples=samples, on_batch=recorder)
 
-    from trl import GRPOTrainer
-
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=reward_funcs,
-        args=args,
-        train_dataset=dataset,
-        processing_class=processor,
-        peft_config=_peft_config(config),
-    )
+    trainer = grpo_trainer(source, args, reward_funcs, dataset, processor, _peft_config(config))
     attach_run_callbacks(trainer, run_dir, recorder, verbose=verbose)
     return Run(config, run_dir, trainer, processor, composed, report, resume_from)
+
+
+def grpo_trainer(source: str, args, reward_funcs, dataset, processor, peft_config):
+    """TRL's ``GRPOTrainer`` on the model at ``source``, which TRL loads (policy and reference model) with
+    ``args.model_init_kwargs``, after ``args`` exist; a model that cannot be read is one line."""
+    from trl import GRPOTrainer
+
+    from .models import ModelNotFoundError, _first_line
+
+    try:
+        return GRPOTrainer(model=source, reward_funcs=reward_funcs, args=args, train_dataset=dataset,
+                           processing_class=processor, peft_config=peft_config)
+    except OSError as exc:
+        raise ModelNotFoundError(f"--model {source}: cannot load it: {_first_line(exc)}") from None
 
 
 def checked_grpo_args(config: TrainConfig, run_dir: Path, reward_weights: list[float]):
@@ -253,8 +268,10 @@ def _start(run: Run) -> None:
     if run.resume_from is None:
         rd.write_atomic(run.run_dir / rd.CONFIG, yaml.safe_dump(run.config.model_dump(mode="json"), sort_keys=False))
     rd.write_atomic(run.run_dir / rd.DATA_REPORT, json.dumps(run.data_report, indent=2))
-    rd.log_event(run.run_dir, "resume" if run.resume_from else "start",
-                 checkpoint=str(run.resume_from or ""), **run.data_report)
+    import torch
+
+    rd.log_event(run.run_dir, "resume" if run.resume_from else "start", checkpoint=str(run.resume_from or ""),
+                 cpu_threads=torch.get_num_threads(), **run.data_report)
 
 
 def plot_curve(run_dir: Path) -> Path | None:
