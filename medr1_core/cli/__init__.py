@@ -32,6 +32,7 @@ COMMANDS = {
     "sft": "medr1_core.cli.sft_cmd:sft",
     "eval": "medr1_core.cli.eval_cmd:eval_",
     "report": "medr1_core.cli.report_cmd:report",
+    "experiment": "medr1_core.cli.experiment_cmd:experiment",
 }
 
 
