@@ -81,3 +81,24 @@ def test_sft_settings_are_checked_against_trls_sftconfig(tmp_path):
                    check=False)
     assert proc.returncode == 2 and "sft.lr_shceduler_type: not a field of TRL's SFTConfig" in proc.stderr
     assert "did you mean 'lr_scheduler_type'" in proc.stderr and not (tmp_path / "r").exists()
+
+
+def test_two_processes_fine_tune_data_parallel_with_gloo(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "medr1_core.cli", "sft",
+         *FAST, "--max-steps", "2", "--output-dir", str(out)],
+        cwd=REPO, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = [m for m in read_jsonl(out / "metrics.jsonl") if "loss" in m]
+    assert [m["step"] for m in metrics] == [1, 2]  # rank 0 alone writes
+    questions = json.loads((out / "data_report.json").read_text())["training_samples"]
+    per_step = 2 * 8  # two processes x the tiny preset's 8 questions each
+    assert metrics[-1]["epoch"] == pytest.approx(2 / math.ceil(questions / per_step))
