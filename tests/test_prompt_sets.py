@@ -105,3 +105,13 @@ def test_training_rows_and_evaluation_use_the_sets_training_and_evaluation_promp
     evaluate(str(model), "sample", tmp_path / "own", variant="nothink", generator=Echo(), progress=False,
              selection=Selection(limit=3))
     assert "Output only the final answer" in asked[-1]
+
+
+def test_a_run_asking_med_r1_for_a_prompt_it_never_published_fails_before_anything_loads():
+    from medr1_core.train.config import load_train_config
+    from medr1_core.train.sft_config import load_sft_config
+
+    for load in (load_train_config, load_sft_config):
+        with pytest.raises(ConfigError, match="prompt set med-r1 has no 'think_after' prompt"):
+            load(overrides={"prompt_set": "med-r1", "variant": "think_after"})
+        assert load(overrides={"prompt_set": "med-r1", "variant": "nothink"}).prompt_set == "med-r1"

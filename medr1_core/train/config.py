@@ -236,6 +236,18 @@ class RunSettings(_Strict):
     def _comma_list(cls, value: Any) -> Any:
         return comma_list(value) if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _published_prompt(self) -> "RunSettings":
+        """A variant the prompt set has no prompt for fails here, before anything loads."""
+        if self.prompt_set != "medr1":
+            from ..prompts import med_r1_template
+
+            try:
+                med_r1_template(self.variant, "train")
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return self
+
     def selection(self):
         """The questions this run trains on, as the data layer (and ``medr1 eval``) chooses them."""
         from ..data.selection import Selection
@@ -327,7 +339,7 @@ def describe_validation_error(exc: ValidationError, source: str, what: str = "ru
         if err["type"] == "value_error" and where in ("grpo", "sft"):
             lines.extend(f"  {where}.{part}" for part in msg.split("\n"))
             continue
-        lines.append(f"  {where}: {msg}{got}")
+        lines.append(f"  {where}: {msg}{got}" if where else f"  {msg}")  # a check of several fields together
     return "\n".join(lines)
 
 
