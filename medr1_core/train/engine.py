@@ -228,7 +228,10 @@ def restore_weights(model, checkpoint: Path) -> None:
     missing and unexpected keys): a resumed run would go on from the weights it
     started with. ``from_pretrained`` converts the names, so medr1 loads the
     checkpoint that way and copies its weights over, strictly; the optimizer,
-    scheduler and random states are still the Trainer's to restore.
+    scheduler and random states are still the Trainer's to restore. Runs under
+    DeepSpeed or FSDP resume from those libraries' own checkpoint states
+    instead (their sharded weights are not loaded this way), as do LoRA runs
+    (peft loads the adapter by its own names).
     """
     from transformers import AutoModelForImageTextToText
 
@@ -378,8 +381,10 @@ def _train(config, resume: bool, verbose: bool = False) -> dict[str, Any]:
     main = is_main_process()
     if main:
         _start(run)
-    if run.resume_from is not None and config.lora is None:
-        restore_weights(run.trainer.model, run.resume_from)
+    trainer = run.trainer
+    sharded = getattr(trainer, "is_deepspeed_enabled", False) or getattr(trainer, "is_fsdp_enabled", False)
+    if run.resume_from is not None and config.lora is None and not sharded:  # DeepSpeed, FSDP: their own states
+        restore_weights(trainer.model, run.resume_from)
     try:
         run.trainer.train(resume_from_checkpoint=str(run.resume_from) if run.resume_from else None)
     except BaseException as exc:  # Ctrl-C or a crash: say so in the run, keep the curve so far
