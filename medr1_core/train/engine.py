@@ -223,11 +223,13 @@ def restore_weights(model, checkpoint: Path) -> None:
     """Put ``checkpoint``'s weights into ``model`` (before ``trainer.train(resume_from_checkpoint=...)``).
 
     transformers 5 saves a checkpoint under the model's published key names
-    (``language_model.model.layers...`` for LLaVA) but its ``Trainer`` loads
-    a checkpoint back without converting them, loading nothing (a warning of
-    missing and unexpected keys): a resumed run would go on from the weights it
-    started with. ``from_pretrained`` converts the names, so medr1 loads the
-    checkpoint that way and copies its weights over, strictly; the optimizer,
+    (``language_model.model.layers...`` for LLaVA); resumed through TRL's
+    ``SFTTrainer``, the ``Trainer`` loaded such a checkpoint back without
+    converting them, loading nothing (a warning of missing and unexpected
+    keys), and the run went on from the weights it started with (a GRPO run on
+    the same model resumed correctly). ``from_pretrained`` converts the names,
+    so medr1 loads the checkpoint that way, for every method, and copies its
+    weights over, strictly; the optimizer,
     scheduler and random states are still the Trainer's to restore. Runs under
     DeepSpeed or FSDP resume from those libraries' own checkpoint states
     instead (their sharded weights are not loaded this way), as do LoRA runs
