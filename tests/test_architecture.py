@@ -12,7 +12,7 @@ import medr1_core
 from medr1_core.errors import Medr1Error
 
 PACKAGE = Path(medr1_core.__file__).parent
-FEATURES = {"composition", "data", "train", "eval", "report", "offline", "scaffold", "cli"}
+FEATURES = {"composition", "data", "train", "eval", "experiment", "report", "offline", "scaffold", "cli"}
 CORE = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
 
 

@@ -29,8 +29,10 @@ COMMANDS = {
     "rewards": "medr1_core.cli.rewards_cmd:rewards",
     "data": "medr1_core.cli.data_cmd:data",
     "train": "medr1_core.cli.train_cmd:train",
+    "sft": "medr1_core.cli.sft_cmd:sft",
     "eval": "medr1_core.cli.eval_cmd:eval_",
     "report": "medr1_core.cli.report_cmd:report",
+    "experiment": "medr1_core.cli.experiment_cmd:experiment",
 }
 
 

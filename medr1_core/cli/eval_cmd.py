@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from ..prompts import PROMPT_SETS
 from ..registry import comma_list
 from ..samples import VARIANTS
 
@@ -35,6 +36,9 @@ def _selection_options(fn):
         click.option("--dataset", multiple=True, help="Only these source datasets."),
         click.option("--variant", type=click.Choice(VARIANTS), default=None,
                      help="Prompt variant (default: the one the model was trained with, else think)."),
+        click.option("--prompt-set", type=click.Choice(PROMPT_SETS), default=None,
+                     help="Whose prompt wording: medr1 or med-r1 (Med-R1's evaluation prompts, as published); "
+                          "default: the one the model was trained with, else medr1."),
         click.option("--batch-size", type=click.IntRange(min=1), default=None,
                      help="Questions generated together (default 16)."),
         click.option("--max-new-tokens", type=click.IntRange(min=1), default=None,
@@ -93,7 +97,7 @@ def _eval_kwargs(o: dict) -> dict:
         temperature=o["temperature"], top_p=o["top_p"], seed=o["seed"],
     )
     return {
-        "selection": selection, "sampling": sampling, "variant": o["variant"],
+        "selection": selection, "sampling": sampling, "variant": o["variant"], "prompt_set": o["prompt_set"],
         "batch_size": o["batch_size"] or DEFAULT_BATCH_SIZE, "backend": o["backend"], "device": o["device"],
         "dtype": o["dtype"], "overwrite": o["overwrite"],
         "model_options": {k: o[k] for k in ("attn_implementation", "min_pixels", "max_pixels", "revision")
@@ -129,7 +133,7 @@ def _report_lines(report) -> list[str]:
     ci = o["ci95"]
     ci_text = f" (95% CI {100 * ci[0]:.1f}-{100 * ci[1]:.1f})" if ci else ""
     lines = [
-        f"{r['model']} on {r['data']} [{r['variant']}]: accuracy {_pct(o['accuracy'])}{ci_text} "
+        f"{r['model']} on {r['data']} [{r['variant']}{'' if r.get('prompt_set', 'medr1') == 'medr1' else ', ' + r['prompt_set']}]: accuracy {_pct(o['accuracy'])}{ci_text} "
         f"over {o['n']} question(s); parse failures {_pct(r['parse_failure_rate'])}",
         f"  answered now: {report.generated}; from earlier runs: {report.resumed}"
         + "".join(f"; skipped ({k.replace('_', ' ')}): {v}" for k, v in report.skipped.items()),

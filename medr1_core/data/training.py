@@ -59,11 +59,12 @@ class LazyImages:
     """
 
     def __init__(self, base: "datasets.Dataset", *, modalities: dict[str, Any], tasks: dict[str, Any],
-                 variant: str, multi: bool):
+                 variant: str, multi: bool, prompt_set: str = "medr1"):
         self.base = base
         self.modalities = modalities
         self.tasks = tasks
         self.variant = variant
+        self.prompt_set = prompt_set
         self.multi = multi
         self.stats = ImageStats()
         self._replacement: dict[int, int] = {}
@@ -88,7 +89,8 @@ class LazyImages:
         from ..prompts import build_prompt, conversation
 
         sample = Sample.from_row(values)
-        return conversation(build_prompt(sample, self.tasks.get(sample.task), self.variant), n_images)
+        text = build_prompt(sample, self.tasks.get(sample.task), self.variant, prompt_set=self.prompt_set)
+        return conversation(text, n_images)
 
     def _open(self, values: dict) -> list | None:
         paths = values["image_paths"]
@@ -134,11 +136,17 @@ def training_dataset(
     variant: str = "think",
     image_root: str | os.PathLike | None = None,
     allow_outside: bool = False,
+    prompt_set: str = "medr1",
+    completions: Sequence[str] | None = None,
 ) -> "datasets.Dataset":
     """A ``datasets.Dataset`` for TRL's GRPOTrainer whose images are decoded only when a row is read.
 
     Image paths must stay inside the dataset's folder unless ``allow_outside``
-    (see :func:`~medr1_core.data.images.image_path`).
+    (see :func:`~medr1_core.data.images.image_path`). ``prompt_set`` chooses
+    whose prompt wording (:mod:`medr1_core.prompts`). ``completions`` (one text
+    per sample: supervised fine-tuning's targets) adds a ``completion`` column,
+    the assistant's turn, which makes each row a prompt-completion pair for
+    TRL's ``SFTTrainer``.
 
     Each row has:
 
@@ -172,13 +180,20 @@ def training_dataset(
     multi = any(image_count(s) != 1 for s in samples)
     tasks = {name: plugins.tasks.get(name) for name in {s.task for s in samples if s.task}}
     modalities = {name: plugins.modalities.get(name) for name in {s.modality for s in samples if s.modality}}
-    first_of_task: dict[str | None, Sample] = {}
+    first_of_task: dict[Any, Sample] = {}
     for sample in samples:
         first_of_task.setdefault(sample.task, sample)
+    if prompt_set != "medr1":  # every kind of question (with options or open) must have a prompt in the set
+        for sample in samples:
+            first_of_task.setdefault((sample.task, bool(sample.options)), sample)
     for sample in first_of_task.values():  # a task's template problem shows now, not mid-run
-        build_prompt(sample, tasks.get(sample.task), variant)
+        build_prompt(sample, tasks.get(sample.task), variant, prompt_set=prompt_set)
+    if completions is not None and len(completions) != len(samples):
+        raise ValueError(f"training_dataset: {len(completions)} completions for {len(samples)} samples")
     columns: dict[str, list] = {key: [] for key in ROW_COLUMNS}
     columns.update(image_paths=[], volume=[], _row=[])
+    if completions is not None:
+        columns["completion"] = [[{"role": "assistant", "content": text}] for text in completions]
     for index, sample in enumerate(samples):
         for key, value in sample.to_row().items():
             columns[key].append(value)
@@ -187,7 +202,8 @@ def training_dataset(
         columns["volume"].append(json.dumps(volume_settings(sample).to_dict()) if any(map(is_volume, paths)) else None)
         columns["_row"].append(index)
     base = datasets.Dataset.from_dict(columns)
-    return base.with_transform(LazyImages(base, modalities=modalities, tasks=tasks, variant=variant, multi=multi))
+    return base.with_transform(LazyImages(base, modalities=modalities, tasks=tasks, variant=variant, multi=multi,
+                                          prompt_set=prompt_set))
 
 
 def image_stats(dataset: "datasets.Dataset") -> ImageStats:

@@ -121,11 +121,13 @@ def model_fingerprint(source: str, known: Mapping[str, Any] | None = None) -> tu
     return (f"hub:{source}@{revision}" if revision else f"hub:{source}"), {}
 
 
-def prediction_key(sample, weights: str, variant: str, sampling: Mapping[str, Any]) -> str:
-    """The key of a prediction: the weights, variant and decoding settings, and the question as asked."""
+def prediction_key(sample, weights: str, variant: str, sampling: Mapping[str, Any], prompt_set: str = "medr1") -> str:
+    """The key of a prediction: the weights, prompt variant (and set) and decoding settings, and the question as
+    asked. medr1's own prompt set is the one a key without a set was made with."""
     content = {"question": sample.question, "options": sample.options, "answer": sample.answer,
                "images": list(sample.images), "modality": sample.modality, "task": sample.task}
-    text = json.dumps([weights, variant, dict(sampling), content], sort_keys=True, ensure_ascii=False, default=str)
+    prompts = variant if prompt_set == "medr1" else f"{prompt_set}:{variant}"
+    text = json.dumps([weights, prompts, dict(sampling), content], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 

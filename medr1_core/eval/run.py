@@ -93,7 +93,8 @@ def _check_eval_config(out: Path, config: dict[str, Any], overwrite: bool) -> No
             (out / name).unlink(missing_ok=True)
     elif path.exists() and (out / PREDICTIONS_FILE).exists():
         def flat(c: Mapping[str, Any]) -> dict[str, Any]:
-            return {"model": c.get("model_source"), "variant": c.get("variant"), **(c.get("sampling") or {}),
+            return {"model": c.get("model_source"), "variant": c.get("variant"),
+                    "prompt_set": c.get("prompt_set", "medr1"), **(c.get("sampling") or {}),
                     "accuracy": c.get("accuracy") or {}, "model options": c.get("model_options") or {}}
 
         before, now = flat(old), flat(config)
@@ -155,6 +156,7 @@ class _Generation:
     allow_outside: bool = False
     weights: str | None = None
     keys: dict[str, str] = field(default_factory=dict)
+    prompt_set: str = "medr1"
 
     def _prepare(self, samples: Sequence) -> tuple[list, list, list]:
         from ..data.images import MAX_IMAGE_WARNINGS, ImageError, image_path, modality_spec, open_sample_images
@@ -176,7 +178,8 @@ class _Generation:
             task = self.plugins.tasks.get(s.task) if s.task in self.plugins.tasks else None
             batch.append(s)
             self.paths[s.id] = paths
-            conversations.append(conversation(build_prompt(s, task, self.variant), len(pics)))
+            text = build_prompt(s, task, self.variant, prompt_set=self.prompt_set, stage="eval")
+            conversations.append(conversation(text, len(pics)))
             images.append(pics)
         return batch, conversations, images
 
@@ -208,6 +211,7 @@ def evaluate(
     selection: Selection = Selection(),
     sampling: SamplingSettings = SamplingSettings(),
     variant: str | None = None,
+    prompt_set: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     backend: str = "transformers",
     device: str | None = None,
@@ -226,7 +230,9 @@ def evaluate(
     ``model`` and ``data`` are anything ``--model`` and ``--data`` take;
     ``selection`` chooses the questions as ``medr1 train`` does; ``sampling``
     is greedy by default. The prompt variant defaults to the model's training
-    variant, else ``think``. ``accuracy_params`` are the ``accuracy`` reward's
+    variant, else ``think``, and the prompt set to the model's training set,
+    else ``medr1`` (:mod:`medr1_core.prompts`; ``med-r1`` asks with Med-R1's
+    evaluation wording). ``accuracy_params`` are the ``accuracy`` reward's
     parameters that score the answers (e.g. ``{"open_metric": "exact"}``;
     default: the benchmark's own metric, see the reward). ``report`` writes
     ``report.html`` too (:mod:`medr1_core.report.evaluation`). ``generator`` (anything with
@@ -237,6 +243,7 @@ def evaluate(
     """
     from ..data import choose_samples
     from ..plugins import get_plugins
+    from ..prompts import check_prompt_set
     from ..samples import check_variant
     from ..train.models import resolve_model
 
@@ -246,14 +253,20 @@ def evaluate(
     options = model_settings(model, model_options)
     resolved = resolve_model(model)
     variant = check_variant(variant or resolved.variant or "think", "--variant")
+    prompt_set = check_prompt_set(prompt_set or resolved.prompt_set or "medr1", "--prompt-set")
     chosen = choose_samples(data if samples is None else None, selection, samples=samples, plugins=plugins)
     if not chosen.samples:
         raise EvalError(f"no questions to evaluate in --data {data} after filtering")
+    if prompt_set != "medr1":  # a question the set has no prompt for stops now, not mid-generation
+        from ..prompts import med_r1_template
+
+        med_r1_template(variant, "eval", open_question=any(not s.options for s in chosen.samples))
     out = Path(output_dir)
     claim_run_dir(out, "eval")
     with locked(out, "medr1 eval"):
         return _evaluate_into(
-            out, model=model, data=data, resolved=resolved, variant=variant, chosen=chosen, selection=selection,
+            out, model=model, data=data, resolved=resolved, variant=variant, prompt_set=prompt_set, chosen=chosen,
+            selection=selection,
             sampling=sampling, batch_size=batch_size, backend=backend, device=device, dtype=dtype,
             options=options, overwrite=overwrite, accuracy_params=dict(accuracy_params or {}), progress=progress, report=report,
             generator=generator, plugins=plugins,
@@ -272,19 +285,23 @@ def model_settings(model: str, options: Mapping[str, Any] | None):
         raise EvalError(" ".join(describe_validation_error(exc, "medr1 eval", "model options").split("\n"))) from None
 
 
-def _evaluate_into(out: Path, *, model, data, resolved, variant, chosen, selection, sampling, batch_size, backend,
-                   device, dtype, options, overwrite, accuracy_params, progress, report, generator, plugins) -> EvalReport:
+def _evaluate_into(out: Path, *, model, data, resolved, variant, prompt_set, chosen, selection, sampling, batch_size,
+                   backend, device, dtype, options, overwrite, accuracy_params, progress, report, generator,
+                   plugins) -> EvalReport:
     """:func:`evaluate`'s work once the questions are chosen and the output directory is locked."""
     from ..data.volumes import image_count
 
     source = _source_label(resolved.source)
     plugins.rewards.get("accuracy")(accuracy_params)  # bad parameters fail now, naming the parameter
-    config = {"model": model, "model_source": source, "variant": variant, "sampling": sampling.to_dict(),
-              "backend": backend, "accuracy": accuracy_params, "model_options": options.options()}
+    config = {"model": model, "model_source": source, "variant": variant, "prompt_set": prompt_set,
+              "sampling": sampling.to_dict(), "backend": backend, "accuracy": accuracy_params,
+              "model_options": options.options()}
     _check_eval_config(out, config, overwrite)
     state = _Generation(plugins, variant, selection.image_root, out / PREDICTIONS_FILE, list(chosen.messages),
-                        accuracy_params, allow_outside=selection.allow_outside_images, weights=config["weights"])
-    state.keys = {s.id: prediction_key(s, config["weights"], variant, config["sampling"]) for s in chosen.samples}
+                        accuracy_params, allow_outside=selection.allow_outside_images, weights=config["weights"],
+                        prompt_set=prompt_set)
+    state.keys = {s.id: prediction_key(s, config["weights"], variant, config["sampling"], prompt_set)
+                  for s in chosen.samples}
     todo, resumed = _resume(state, chosen.samples)
     counts = [image_count(s) for s in todo]  # bad volume settings fail here, before any generation
     if todo:
@@ -299,7 +316,7 @@ def _evaluate_into(out: Path, *, model, data, resolved, variant, chosen, selecti
     predictions = [p for p in read_predictions(state.preds_path).records if state.keys.get(p["id"]) == p.get("key")]
     results = {
         "model": model, "model_source": source, "weights": config["weights"], "data": data,
-        "format": selection.format, "variant": variant, "backend": backend, "sampling": sampling.to_dict(),
+        "format": selection.format, "variant": variant, "prompt_set": prompt_set, "backend": backend, "sampling": sampling.to_dict(),
         "accuracy": accuracy_params, "open_metric": accuracy_params.get("open_metric", "auto"),
         "filters": {"modality": _ids(plugins.modalities, selection.modalities),
                     "task": _ids(plugins.tasks, selection.tasks), "dataset": list(selection.datasets),

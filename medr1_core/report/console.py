@@ -107,7 +107,10 @@ def train_summary(summary: Mapping[str, Any]) -> str:
             rows.append([label, weight, _fmt(value["first"]), _fmt(value["last"]),
                          _fmt(value["last"] - value["first"], signed=True), value.get("steps", "")])
     if rows:
-        lines.append(table(["reward", "weight", f"first {window}", f"last {window}", "change", "steps scored"], rows))
+        rewarded = any(key.startswith("rewards/") or key == "reward" for key in summary)
+        headers = ["reward", "weight"] if rewarded else ["metric", "weight"]  # a run without rewards: its loss
+        lines.append(table([*headers, f"first {window}", f"last {window}", "change",
+                            "steps scored" if rewarded else "steps"], rows))
     failures = summary.get("reward_failures") or {}
     if failures:
         lines.append("  reward failures (batches): " + ", ".join(f"{k} {v}" for k, v in failures.items()))

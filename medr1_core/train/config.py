@@ -32,6 +32,7 @@ from ..composition.scoring import DEFAULT_TIME_LIMIT
 from ..data.selection import DEFAULT_MAX_BAD_FRACTION
 from ..errors import ConfigError
 from ..registry import comma_list, did_you_mean
+from ..prompts import PROMPT_SETS
 from ..samples import VARIANTS
 
 #: GRPOConfig fields medr1 sets from its own settings; a ``grpo:`` key naming one is refused.
@@ -161,11 +162,16 @@ class GRPOSettings(BaseModel):
         return fields
 
 
-@lru_cache(maxsize=1)
-def _grpo_fields() -> dict[str, dataclasses.Field]:
-    from trl import GRPOConfig
+@lru_cache(maxsize=4)
+def trl_fields(config_class: str = "GRPOConfig") -> dict[str, dataclasses.Field]:
+    """The init fields of one of TRL's trainer configs (``GRPOConfig``, ``SFTConfig``), by name."""
+    import trl
 
-    return {f.name: f for f in dataclasses.fields(GRPOConfig) if f.init}
+    return {f.name: f for f in dataclasses.fields(getattr(trl, config_class)) if f.init}
+
+
+def _grpo_fields() -> dict[str, dataclasses.Field]:
+    return trl_fields("GRPOConfig")
 
 
 def documented_choices(help_text: str) -> tuple[str, ...]:
@@ -194,18 +200,25 @@ def non_finite(value: Any, where: str = "") -> str | None:
 
 def check_grpo_fields(values: dict[str, Any]) -> None:
     """Check ``grpo:`` keys and values against TRL's ``GRPOConfig``; raise ``ValueError`` naming each problem."""
+    check_trl_fields(values, "GRPOConfig", "grpo", SET_BY_MEDR1)
+
+
+def check_trl_fields(values: dict[str, Any], config_class: str, section: str, set_by_medr1: dict[str, str]) -> None:
+    """Check a section's keys and values against TRL's ``config_class`` (``GRPOConfig``, ``SFTConfig``): unknown
+    keys (with a did-you-mean), keys medr1 sets itself, types, documented choices; raise ``ValueError``
+    naming each problem."""
     from pydantic import TypeAdapter
 
-    fields = _grpo_fields()
+    fields = trl_fields(config_class)
     problems = []
     for key, value in values.items():
-        if key in SET_BY_MEDR1:
-            problems.append(f"{key}: set by medr1 from {SET_BY_MEDR1[key]}; remove it from grpo:")
+        if key in set_by_medr1:
+            problems.append(f"{key}: set by medr1 from {set_by_medr1[key]}; remove it from {section}:")
             continue
         field = fields.get(key)
         if field is None and key != "gradient_checkpointing":
             hint = did_you_mean(key, list(fields))
-            problems.append(f"{key}: not a field of TRL's GRPOConfig" + (f"; did you mean '{hint}'?" if hint else ""))
+            problems.append(f"{key}: not a field of TRL's {config_class}" + (f"; did you mean '{hint}'?" if hint else ""))
             continue
         if field is None:
             continue
@@ -225,8 +238,9 @@ def check_grpo_fields(values: dict[str, Any]) -> None:
         raise ValueError("\n".join(problems))
 
 
-class TrainConfig(_Strict):
-    """Everything a ``medr1 train`` run needs."""
+class RunSettings(_Strict):
+    """What every medr1 training run shares, whatever its method (``medr1 train``'s GRPO, ``medr1 sft``):
+    model, data and the questions chosen from it, prompts, trackers, the run directory, LoRA."""
 
     model: ModelSettings = Field(default_factory=ModelSettings)
     data: str = "sample"
@@ -236,21 +250,17 @@ class TrainConfig(_Strict):
     task: list[str] = Field(default_factory=list)
     dataset: list[str] = Field(default_factory=list)
     variant: Literal[VARIANTS] = "think"
+    prompt_set: Literal[PROMPT_SETS] = Field(
+        "medr1", description="whose prompt wording: medr1 (medr1's own) or med-r1 (Med-R1's, as published)"
+    )
     max_prompt_length: int | None = Field(
         None, ge=1, description="skip (and count) questions whose text prompt is longer, in tokens"
     )
     on_missing_image: Literal["error", "skip"] = "error"
-    rewards: dict[str, RewardSpec] = Field(
-        default_factory=lambda: {s.name: s for s in parse_reward_specs(",".join(DEFAULT_REWARDS))}
-    )
-    strict_rewards: bool = False
     report_to: list[str] = Field(
         default_factory=lambda: ["tensorboard"],
         description="trackers the metrics go to (transformers' integrations): tensorboard, wandb, mlflow, "
                     "trackio, ...; [] or 'none' for none",
-    )
-    reward_time_limit: float = Field(
-        DEFAULT_TIME_LIMIT, gt=0, description="seconds each reward may take on one batch; past it, it counts as failed"
     )
     max_bad_fraction: float = Field(
         DEFAULT_MAX_BAD_FRACTION, ge=0, le=1,
@@ -261,23 +271,12 @@ class TrainConfig(_Strict):
     )
     output_dir: str | None = Field(None, description="the run directory; default: a new runs/YYYYmmdd-HHMMSS")
     lora: LoraSettings | None = None
-    grpo: GRPOSettings = Field(default_factory=GRPOSettings)
-
-    @field_validator("rewards", mode="before")
-    @classmethod
-    def _reward_specs(cls, value: Any) -> Any:
-        """Any form :mod:`medr1_core.composition.config` accepts: a mapping, a list, ``"format,accuracy"``."""
-        return {s.name: s for s in specs_from_config(value, source="rewards")}
 
     @field_serializer("model")
     def _model_as_name(self, model: ModelSettings) -> Any:
         """A plain ``model: name`` when no loading option is set, as the user wrote it."""
         options = model.options()
         return {"name": model.name, **options} if options else model.name
-
-    @field_serializer("rewards")
-    def _rewards_as_mapping(self, rewards: dict[str, RewardSpec]) -> dict[str, Any]:
-        return {name: spec.settings() for name, spec in rewards.items()}
 
     @field_validator("report_to", mode="before")
     @classmethod
@@ -289,6 +288,18 @@ class TrainConfig(_Strict):
     def _comma_list(cls, value: Any) -> Any:
         return comma_list(value) if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _published_prompt(self) -> "RunSettings":
+        """A variant the prompt set has no prompt for fails here, before anything loads."""
+        if self.prompt_set != "medr1":
+            from ..prompts import med_r1_template
+
+            try:
+                med_r1_template(self.variant, "train")
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return self
+
     def selection(self):
         """The questions this run trains on, as the data layer (and ``medr1 eval``) chooses them."""
         from ..data.selection import Selection
@@ -296,6 +307,30 @@ class TrainConfig(_Strict):
         return Selection(format=self.format, image_root=self.image_root, modalities=tuple(self.modality),
                          tasks=tuple(self.task), datasets=tuple(self.dataset), on_missing_image=self.on_missing_image,
                          max_bad_fraction=self.max_bad_fraction, allow_outside_images=self.allow_outside_images)
+
+
+class TrainConfig(RunSettings):
+    """Everything a ``medr1 train`` (GRPO) run needs."""
+
+    method: Literal["grpo"] = "grpo"
+    rewards: dict[str, RewardSpec] = Field(
+        default_factory=lambda: {s.name: s for s in parse_reward_specs(",".join(DEFAULT_REWARDS))}
+    )
+    strict_rewards: bool = False
+    reward_time_limit: float = Field(
+        DEFAULT_TIME_LIMIT, gt=0, description="seconds each reward may take on one batch; past it, it counts as failed"
+    )
+    grpo: GRPOSettings = Field(default_factory=GRPOSettings)
+
+    @field_validator("rewards", mode="before")
+    @classmethod
+    def _reward_specs(cls, value: Any) -> Any:
+        """Any form :mod:`medr1_core.composition.config` accepts: a mapping, a list, ``"format,accuracy"``."""
+        return {s.name: s for s in specs_from_config(value, source="rewards")}
+
+    @field_serializer("rewards")
+    def _rewards_as_mapping(self, rewards: dict[str, RewardSpec]) -> dict[str, Any]:
+        return {name: spec.settings() for name, spec in rewards.items()}
 
 
 #: GRPO defaults for the offline tiny models (``tiny``, ``tiny-*``), where a field is not
@@ -353,10 +388,10 @@ def describe_validation_error(exc: ValidationError, source: str, what: str = "ru
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
         got = "" if err["type"] in ("missing", "value_error") else f" (got {err.get('input')!r})"
-        if err["type"] == "value_error" and where == "grpo":
-            lines.extend(f"  grpo.{part}" for part in msg.split("\n"))
+        if err["type"] == "value_error" and where in ("grpo", "sft"):
+            lines.extend(f"  {where}.{part}" for part in msg.split("\n"))
             continue
-        lines.append(f"  {where}: {msg}{got}")
+        lines.append(f"  {where}: {msg}{got}" if where else f"  {msg}")  # a check of several fields together
     return "\n".join(lines)
 
 
@@ -383,6 +418,14 @@ def load_train_config(
     >>> load_train_config(overrides={"grpo.max_steps": 5}).grpo.max_steps
     5
     """
+    return load_run_config(TrainConfig, "grpo", TINY_PRESET, path, overrides, data=data)
+
+
+def load_run_config(model_class: type[RunSettings], section: str, tiny_preset: dict[str, Any],
+                    path: str | Path | None = None, overrides: dict[str, Any] | None = None, *,
+                    data: dict[str, Any] | None = None):
+    """:func:`load_train_config` for any run configuration class: ``section`` (``grpo``, ``sft``) gets
+    ``tiny_preset``'s values, where not set, when the model is one of the tiny offline ones."""
     source = str(path) if path is not None else "command line"
     if data is None:
         data = read_config(path) if path is not None else {}
@@ -393,11 +436,11 @@ def load_train_config(
         set_dotted(data, "model.name" if key == "model" and isinstance(value, str) else key, value)
     model = data.get("model")
     if is_tiny_model(model.get("name") if isinstance(model, dict) else model):
-        grpo = data.setdefault("grpo", {})
-        if isinstance(grpo, dict):
-            for key, value in TINY_PRESET.items():
-                grpo.setdefault(key, value)
+        settings = data.setdefault(section, {})
+        if isinstance(settings, dict):
+            for key, value in tiny_preset.items():
+                settings.setdefault(key, value)
     try:
-        return TrainConfig.model_validate(data)
+        return model_class.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, source)) from None

@@ -1,4 +1,5 @@
-"""The GRPO engine: TRL's ``GRPOTrainer`` built from a validated :class:`TrainConfig`.
+"""The training engine: TRL's ``GRPOTrainer`` built from a validated :class:`TrainConfig` (``medr1 sft``'s
+``SFTTrainer``: :mod:`medr1_core.train.sft`), and the run around it: run directory, start, end, resume.
 
 medr1 does not re-implement GRPO. This module only assembles what TRL needs:
 the model and processor (``AutoModelForImageTextToText`` / ``AutoProcessor``),
@@ -149,13 +150,7 @@ def prepare_run(config: TrainConfig, *, resume: bool = False, verbose: bool = Fa
 
     plugins = get_plugins()
     run_dir = Path(config.output_dir)
-    resume_from = _resume_point(run_dir) if resume else None
-    # Rank 0 alone checks: it writes config.yaml, which other ranks could see mid-start.
-    if not resume and is_main_process() and (run_dir / rd.CONFIG).exists():
-        raise RunDirError(
-            f"{run_dir} already holds a medr1 run (config.yaml). Pass --resume to continue it, "
-            "or choose another --output-dir."
-        )
+    resume_from = resume_point(run_dir, resume)
     composed = check_names(config, plugins)
     models.check_model_options(config.model)
     # The training arguments come first: TRL's own checks run before the model loads, and under
@@ -169,7 +164,7 @@ def prepare_run(config: TrainConfig, *, resume: bool = False, verbose: bool = Fa
         raise DataError(f"no training samples left from --data {config.data} after filtering")
     report = data_report(chosen, too_long, len(samples))
     dataset = training_dataset(samples, plugins=plugins, variant=config.variant, image_root=config.image_root,
-                               allow_outside=config.allow_outside_images)
+                               allow_outside=config.allow_outside_images, prompt_set=config.prompt_set)
     recorder = CompletionRecorder(composed=composed, image_root=config.image_root)
     reward_funcs, _weights = to_trl_reward_funcs(composed, config.variant, samples=samples, on_batch=recorder)
 
@@ -209,6 +204,20 @@ def checked_grpo_args(config: TrainConfig, run_dir: Path, reward_weights: list[f
         ) from None
 
 
+def resume_point(run_dir: Path, resume: bool) -> Path | None:
+    """The checkpoint a ``--resume`` continues from (``None`` without ``resume``); without ``resume``, a run
+    directory that already holds a run is refused."""
+    if resume:
+        return _resume_point(run_dir)
+    # Rank 0 alone checks: it writes config.yaml, which other ranks could see mid-start.
+    if is_main_process() and (run_dir / rd.CONFIG).exists():
+        raise RunDirError(
+            f"{run_dir} already holds a medr1 run (config.yaml). Pass --resume to continue it, "
+            "or choose another --output-dir."
+        )
+    return None
+
+
 def _resume_point(run_dir: Path) -> Path:
     import warnings
 
@@ -225,7 +234,30 @@ def _resume_point(run_dir: Path) -> Path:
     return checkpoint
 
 
-def _drop_long_prompts(samples, processor, config: TrainConfig, plugins):
+def restore_weights(model, checkpoint: Path) -> None:
+    """Put ``checkpoint``'s weights into ``model`` (before ``trainer.train(resume_from_checkpoint=...)``).
+
+    transformers 5 saves a checkpoint under the model's published key names
+    (``language_model.model.layers...`` for LLaVA); resumed through TRL's
+    ``SFTTrainer``, the ``Trainer`` loaded such a checkpoint back without
+    converting them, loading nothing (a warning of missing and unexpected
+    keys), and the run went on from the weights it started with (a GRPO run on
+    the same model resumed correctly). ``from_pretrained`` converts the names,
+    so medr1 loads the checkpoint that way, for every method, and copies its
+    weights over, strictly; the optimizer,
+    scheduler and random states are still the Trainer's to restore. Runs under
+    DeepSpeed or FSDP resume from those libraries' own checkpoint states
+    instead (their sharded weights are not loaded this way), as do LoRA runs
+    (peft loads the adapter by its own names).
+    """
+    from transformers import AutoModelForImageTextToText
+
+    saved = AutoModelForImageTextToText.from_pretrained(str(checkpoint), dtype=next(model.parameters()).dtype)
+    model.load_state_dict(saved.state_dict(), strict=True)
+    del saved
+
+
+def _drop_long_prompts(samples, processor, config, plugins):
     """Skip (and count) samples whose text prompt exceeds ``max_prompt_length`` tokens.
 
     TRL >= 1.0 does not truncate prompts (cutting a multimodal prompt would cut
@@ -239,7 +271,8 @@ def _drop_long_prompts(samples, processor, config: TrainConfig, plugins):
     kept = [
         s
         for s in samples
-        if len(tokenizer(build_prompt(s, plugins.tasks.get(s.task) if s.task else None, config.variant))["input_ids"])
+        if len(tokenizer(build_prompt(s, plugins.tasks.get(s.task) if s.task else None, config.variant,
+                                      prompt_set=config.prompt_set))["input_ids"])
         <= config.max_prompt_length
     ]
     if len(kept) < len(samples):
@@ -296,11 +329,12 @@ def _finish(run: Run) -> dict[str, Any]:
     partial.rename(final)
     plot_curve(run.run_dir)
     images = image_stats(run.trainer.train_dataset)
+    composed = run.composed
     summary = {
-        **rd.summarise(run.run_dir),
-        "reward_failures": dict(run.composed.failures),
+        **rd.summarise(run.run_dir, losses=composed is None),
+        "reward_failures": dict(composed.failures) if composed is not None else {},
         "unreadable_images": len(images.unreadable),
-        "weights": dict(zip(run.composed.names, run.composed.weights)),
+        "weights": dict(zip(composed.names, composed.weights)) if composed is not None else {},
         "run_dir": str(run.run_dir),
     }
     rd.log_event(run.run_dir, "end", **{k: v for k, v in summary.items() if k not in ("run_dir", "weights")})
@@ -310,8 +344,9 @@ def _finish(run: Run) -> dict[str, Any]:
     return summary
 
 
-def train(config: TrainConfig, *, resume: bool = False, verbose: bool = False) -> dict[str, Any]:
-    """Run GRPO training as configured; returns the run's summary (empty on other ranks).
+def train(config, *, resume: bool = False, verbose: bool = False) -> dict[str, Any]:
+    """Run training as configured (a :class:`TrainConfig`: GRPO; a
+    :class:`~medr1_core.train.sft_config.SFTRunConfig`: SFT); returns the run's summary (empty on other ranks).
 
     The terminal shows one progress bar (``verbose``: also each step's metrics
     and the libraries' own progress bars and warnings). Rank 0 makes sure the
@@ -349,13 +384,26 @@ def train(config: TrainConfig, *, resume: bool = False, verbose: bool = False) -
         raise
 
 
-def _train(config: TrainConfig, resume: bool, verbose: bool = False) -> dict[str, Any]:
+def _prepare(config, resume: bool, verbose: bool) -> Run:
+    """The run of ``config``'s method: GRPO (:func:`prepare_run`) or SFT (:func:`~medr1_core.train.sft.prepare_sft_run`)."""
+    if getattr(config, "method", "grpo") == "sft":
+        from .sft import prepare_sft_run
+
+        return prepare_sft_run(config, resume=resume, verbose=verbose)
+    return prepare_run(config, resume=resume, verbose=verbose)
+
+
+def _train(config, resume: bool, verbose: bool = False) -> dict[str, Any]:
     from .recording import TrainingDiverged, diverged_message, update_report
 
-    run = prepare_run(config, resume=resume, verbose=verbose)
+    run = _prepare(config, resume, verbose)
     main = is_main_process()
     if main:
         _start(run)
+    trainer = run.trainer
+    sharded = getattr(trainer, "is_deepspeed_enabled", False) or getattr(trainer, "is_fsdp_enabled", False)
+    if run.resume_from is not None and config.lora is None and not sharded:  # DeepSpeed, FSDP: their own states
+        restore_weights(trainer.model, run.resume_from)
     try:
         run.trainer.train(resume_from_checkpoint=str(run.resume_from) if run.resume_from else None)
     except BaseException as exc:  # Ctrl-C or a crash: say so in the run, keep the curve so far
@@ -366,7 +414,8 @@ def _train(config: TrainConfig, resume: bool, verbose: bool = False) -> dict[str
                                                         "not finite numbers (the weights have blown up)"))
         if main:
             rd.log_event(run.run_dir, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
-                         error=f"{type(failure).__name__}: {failure}", failures=dict(run.composed.failures))
+                         error=f"{type(failure).__name__}: {failure}",
+                         failures=dict(run.composed.failures) if run.composed is not None else {})
             plot_curve(run.run_dir)
             update_report(run.run_dir)
         if failure is not exc:

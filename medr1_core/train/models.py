@@ -35,6 +35,8 @@ class ResolvedModel:
     variant: str | None = None
     """The prompt variant the model was trained with, when a medr1 run says so."""
     run_dir: Path | None = None
+    prompt_set: str | None = None
+    """The prompt set the model was trained with, when a medr1 run says so."""
 
 
 def _tiny_families():
@@ -55,13 +57,17 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return latest_complete_checkpoint(run_dir)
 
 
-def _run_variant(run_dir: Path) -> str | None:
+def _run_setting(run_dir: Path, key: str) -> str | None:
     from ..files import read_yaml_mapping
 
     config = run_dir / RUN_CONFIG
     if not config.is_file():
         return None
-    return read_yaml_mapping(config, "run config").get("variant")
+    return read_yaml_mapping(config, "run config").get(key)
+
+
+def _run_variant(run_dir: Path) -> str | None:
+    return _run_setting(run_dir, "variant")
 
 
 def resolve_model(spec: str) -> ResolvedModel:
@@ -101,21 +107,23 @@ def resolve_model(spec: str) -> ResolvedModel:
     if (path / RUN_CONFIG).is_file():  # a medr1 run directory
         variant = _run_variant(path)
         final = path / FINAL_MODEL_DIR
+        prompt_set = _run_setting(path, "prompt_set")
         if (final / "config.json").is_file():
             check_model_config(final)
-            return ResolvedModel(str(final), variant, path)
+            return ResolvedModel(str(final), variant, path, prompt_set)
         checkpoint = latest_checkpoint(path)
         if checkpoint is None:
             raise ModelNotFoundError(
                 f"--model {spec}: a medr1 run directory with no final model and no complete checkpoint-N")
         check_model_config(checkpoint)
-        return ResolvedModel(str(checkpoint), variant, path)
+        return ResolvedModel(str(checkpoint), variant, path, prompt_set)
     if not (path / "config.json").is_file():
         raise ModelNotFoundError(f"--model {spec}: {path} has no config.json (not a model directory)")
     check_model_config(path)
     parent = path.parent
     variant = _run_variant(parent) if (parent / RUN_CONFIG).is_file() else None
-    return ResolvedModel(str(path), variant, parent if variant else None)
+    prompt_set = _run_setting(parent, "prompt_set") if variant else None
+    return ResolvedModel(str(path), variant, parent if variant else None, prompt_set)
 
 
 def check_model_config(path: Path) -> None:

@@ -121,12 +121,12 @@ def reward_metrics(series: dict[str, list[tuple[int, float]]]) -> list[str]:
     return names + (["reward"] if "reward" in series else [])
 
 
-def summarise(run_dir: Path, last: int = 10) -> dict[str, Any]:
-    """First and last values (mean of ``last`` logged steps) of each reward metric, and on how many
-    logged steps it was scored."""
+def summarise(run_dir: Path, last: int = 10, *, losses: bool = False) -> dict[str, Any]:
+    """First and last values (mean of ``last`` logged steps) of each reward metric (and with ``losses``,
+    of the training loss: a run without rewards, SFT), and on how many logged steps it was scored."""
     series = metric_series(run_dir)
     summary: dict[str, Any] = {"steps": max((p[-1][0] for p in series.values() if p), default=0)}
-    for key in reward_metrics(series):
+    for key in reward_metrics(series) + (["loss"] if losses and "loss" in series else []):
         values = [v for _, v in series[key]]
         summary[key] = {
             "first": sum(values[:last]) / len(values[:last]),

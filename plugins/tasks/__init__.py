@@ -5,9 +5,11 @@ Each :class:`~medr1_core.Task` has the labels datasets use for it (OmniMedVQA's
 one per variant, with ``{question}`` and ``{options}`` fields (see
 :func:`medr1_core.prompts.build_prompt`):
 
-- ``think``: Med-R1's instruction ("First output the thinking process in
-  <think> </think> tags and then output the final answer in <answer> </answer>
-  tags"), saying that the answer is the single option letter;
+- ``think``: the R1 instruction as R1-V words it ("First output the thinking
+  process in <think> </think> tags and then output the final answer in
+  <answer> </answer> tags"), saying that the answer is the single option
+  letter (Med-R1's own wording is the ``med-r1`` prompt set of
+  :mod:`medr1_core.prompts`, which does not go through the task plugins);
 - ``nothink``: the answer tags only, no reasoning;
 - ``think_after``: the answer first, then the reasoning.
 
