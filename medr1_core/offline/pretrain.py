@@ -52,7 +52,7 @@ class PretrainSettings:
     """Images drawn for pretraining (from seeds no sample split uses)."""
     format_share: float = 0.5
     """Share of examples that are answer-format turns (the rest are captions)."""
-    tagged: float = 0.5
+    tagged: float = 0.25
     """Share of answer-format turns written in the exact format."""
     seed: int = 0
 
