@@ -166,7 +166,7 @@ def pretrain(model, processor, settings: PretrainSettings, image_dir: Path, prog
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / settings.steps)
     model.train()
     losses = []
-    for _ in tqdm(range(settings.steps), desc="pretraining the tiny model", disable=not progress):
+    for _ in tqdm(range(settings.steps), desc="pretraining the tiny model", disable=None if progress else True):  # None: only on a terminal
         pool = order.choices(pools, weights=[len(p) for p in pools])[0]
         loss = model(**_batch(order.sample(pool, min(settings.batch_size, len(pool))), pad_id)).loss
         loss.backward()
