@@ -23,9 +23,9 @@ import math
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator, model_validator
 
 from ..composition.config import DEFAULT_REWARDS, RewardSpec, parse_reward_specs, read_config, specs_from_config
 from ..composition.scoring import DEFAULT_TIME_LIMIT
@@ -110,6 +110,13 @@ class LoraSettings(_Strict):
     target_modules: list[str] | str = "all-linear"
 
 
+def steps_or_epochs(value: int) -> int:
+    """A ``max_steps`` value: at least 1, or -1 (``num_train_epochs`` decides); GRPO's and SFT's alike."""
+    if value != -1 and value < 1:
+        raise ValueError(f"must be at least 1 (or -1: train for num_train_epochs), got {value}")
+    return value
+
+
 class GRPOSettings(BaseModel):
     """TRL ``GRPOConfig`` fields, under their TRL names, with medr1's defaults.
 
@@ -133,7 +140,8 @@ class GRPOSettings(BaseModel):
     top_p: float = Field(1.0, gt=0, le=1)
     max_completion_length: int = Field(512, ge=1)
     num_train_epochs: float = Field(1.0, gt=0)
-    max_steps: int = Field(-1, description="optimizer steps to run; -1: num_train_epochs decides")
+    max_steps: Annotated[int, AfterValidator(steps_or_epochs)] = Field(
+        -1, description="optimizer steps to run; -1: num_train_epochs decides")
     save_steps: int = Field(100, ge=1)
     save_total_limit: int | None = Field(None, ge=1)
     logging_steps: int = Field(1, ge=1)
@@ -143,12 +151,6 @@ class GRPOSettings(BaseModel):
     vllm_mode: str = "colocate"
     seed: int = 42
 
-    @field_validator("max_steps")
-    @classmethod
-    def _steps(cls, value: int) -> int:
-        if value != -1 and value < 1:
-            raise ValueError(f"must be at least 1 (or -1: train for num_train_epochs), got {value}")
-        return value
 
     @model_validator(mode="after")
     def _against_trl(self) -> "GRPOSettings":

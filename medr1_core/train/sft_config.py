@@ -14,11 +14,11 @@ accumulation steps, gradient checkpointing, sequences up to 4096 tokens.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .config import RunSettings, check_trl_fields, load_run_config
+from .config import RunSettings, check_trl_fields, load_run_config, steps_or_epochs
 
 #: SFTConfig fields medr1 sets from its own settings; an ``sft:`` key naming one is refused.
 SET_BY_MEDR1 = {
@@ -54,7 +54,8 @@ class SFTSettings(BaseModel):
     lr_scheduler_type: str = "cosine"
     warmup_steps: float = Field(0.1, ge=0, description="below 1: a share of the steps (Med-R1's warmup_ratio 0.1)")
     num_train_epochs: float = Field(1.0, gt=0)
-    max_steps: int = Field(-1, description="optimizer steps to run; -1: num_train_epochs decides")
+    max_steps: Annotated[int, AfterValidator(steps_or_epochs)] = Field(
+        -1, description="optimizer steps to run; -1: num_train_epochs decides")
     max_length: int | None = Field(4096, ge=1, description="tokens of prompt and answer together")
     completion_only_loss: bool = Field(True, description="the loss counts the answer's tokens only")
     save_steps: int = Field(100, ge=1)
@@ -64,12 +65,6 @@ class SFTSettings(BaseModel):
     gradient_checkpointing: bool = True
     seed: int = 42
 
-    @field_validator("max_steps")
-    @classmethod
-    def _steps(cls, value: int) -> int:
-        if value != -1 and value < 1:
-            raise ValueError(f"must be at least 1 (or -1: train for num_train_epochs), got {value}")
-        return value
 
     @model_validator(mode="after")
     def _against_trl(self) -> "SFTSettings":
