@@ -117,12 +117,12 @@ def test_resume_after_a_crash_and_a_half_written_line(tmp_path, fake_model, samp
     gen = Scripted()
     report = evaluate(fake_model, "sample", out, batch_size=7, generator=gen, progress=False,
                       selection=Selection(modalities=["ct", "mri"]))
-    assert gen.answered == 50 - 14
-    assert report.resumed == 14 and report.generated == 36
+    assert gen.answered == 200 - 14  # ct and mri: 100 questions each
+    assert report.resumed == 14 and report.generated == 186
     assert any("partially written" in m for m in report.messages)
     found = read_predictions(preds)
-    assert len(found.records) == 50 and not found.bad_lines and found.duplicates == 0
-    assert len(preds.read_text().splitlines()) == 50
+    assert len(found.records) == 200 and not found.bad_lines and found.duplicates == 0
+    assert len(preds.read_text().splitlines()) == 200
 
     clean = evaluate(fake_model, "sample", tmp_path / "clean", generator=Scripted(), progress=False,
                      selection=Selection(modalities=["ct", "mri"]))
@@ -134,7 +134,7 @@ def test_resume_after_a_crash_and_a_half_written_line(tmp_path, fake_model, samp
     idle = Scripted()
     rerun = evaluate(fake_model, "sample", out, generator=idle, progress=False,
                      selection=Selection(modalities=["ct", "mri"]))
-    assert idle.calls == [] and rerun.resumed == 50 and rerun.results["overall"] == report.results["overall"]
+    assert idle.calls == [] and rerun.resumed == 200 and rerun.results["overall"] == report.results["overall"]
 
 
 def test_results_follow_the_selection_and_reuse_earlier_answers(tmp_path, fake_model):
@@ -143,7 +143,7 @@ def test_results_follow_the_selection_and_reuse_earlier_answers(tmp_path, fake_m
     gen = Scripted()
     both = evaluate(fake_model, "sample", out, generator=gen, progress=False,
                     selection=Selection(modalities=["ct", "xray"]))
-    assert gen.answered == 25 and both.resumed == 25
+    assert gen.answered == 100 and both.resumed == 100
     assert list(both.results["by_modality"]) == ["ct", "xray"]
     only_xray = evaluate(fake_model, "sample", out, generator=Scripted(), progress=False,
                          selection=Selection(modalities=["x-ray"]))
