@@ -126,7 +126,18 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    finally:
+        _close_process_group()
     return rv if isinstance(rv, int) else 0
+
+
+def _close_process_group() -> None:
+    """Tear down torch.distributed's process group of a multi-process run before the interpreter exits
+    (left to exit, gloo's threads can abort a finished rank: "terminate called without an active exception").
+    Only where a command already imported torch.distributed: the CLI's start-up never imports torch."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
